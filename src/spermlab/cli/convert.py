@@ -1,0 +1,1 @@
+"""``spermlab convert``: VISEM-Tracking <-> MOTChallenge <-> COCO (filled in with io/)."""

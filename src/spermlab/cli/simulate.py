@@ -1,0 +1,1 @@
+"""``spermlab simulate`` (filled in with spermlab.simulate)."""

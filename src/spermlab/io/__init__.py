@@ -1,0 +1,1 @@
+"""Readers and writers: video, frame folders, VISEM / VISEM-Tracking, MOT, COCO, Pascal VOC."""

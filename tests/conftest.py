@@ -1,0 +1,34 @@
+"""Shared test fixtures: the real data folder, fixed seeds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path:
+    """The shared real data: ``$SPERMLAB_DATA`` or ``../shared/data`` from the repo root."""
+    return Path(os.environ.get("SPERMLAB_DATA", REPO.parent / "shared" / "data")).resolve()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Path to ../shared/data. Fails under CI=true when missing; skips elsewhere."""
+    path = shared_data_dir()
+    if not (path / "visem_tracking").is_dir():
+        msg = f"shared data not found at {path} (set SPERMLAB_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A fixed-seed generator; every test that draws random numbers uses it."""
+    return np.random.default_rng(12345)

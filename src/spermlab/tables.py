@@ -13,7 +13,8 @@ Detections     ``frame`` (int), ``x`` ``y`` ``w`` ``h`` (px, box centre and size
 Tracks         Detections + ``track_id`` (int)
 Kinematics     ``track_id``, ``n_points``, ``duration_s`` (s), ``vcl`` ``vsl`` ``vap``
                (µm/s), ``lin`` ``str`` ``wob`` (0-1), ``alh`` ``alh_max`` (µm),
-               ``bcf`` (Hz), ``mad`` (degrees), ``grade`` (a, b, c, d)
+               ``bcf`` (Hz), ``mad`` (degrees), ``progression`` (µm/s, the WHO
+               progression speed), ``grade`` (a, b, c, d)
 =============  =====================================================================
 """
 
@@ -65,6 +66,7 @@ KINEMATICS: Schema = {
     "alh_max": "float64",
     "bcf": "float64",
     "mad": "float64",
+    "progression": "float64",
     "grade": "object",
 }
 
@@ -72,7 +74,7 @@ KINEMATICS: Schema = {
 #: a track shorter than its averaging window). Every other column must be finite.
 _NULLABLE: dict[int, frozenset[str]] = {
     id(KINEMATICS): frozenset(
-        {"vcl", "vsl", "vap", "lin", "str", "wob", "alh", "alh_max", "bcf", "mad"}
+        {"vcl", "vsl", "vap", "lin", "str", "wob", "alh", "alh_max", "bcf", "mad", "progression"}
     ),
 }
 

@@ -1,0 +1,1 @@
+"""Per-track kinematics, WHO 2021 motility grades and the sample result."""

@@ -84,5 +84,5 @@ def test_not_a_video(tmp_path):
 
 
 def test_missing(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"nothere\.mp4: no such video file or frame folder"):
+    with pytest.raises(FileNotFoundError, match=r"nothere\.mp4: no such video file or frame"):
         open_source(tmp_path / "nothere.mp4")

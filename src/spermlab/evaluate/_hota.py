@@ -191,12 +191,13 @@ def combine_hota(results: Sequence[Mapping[str, Any]]) -> HotaResult:
         Same fields as :func:`hota_sequence`.
     """
     res = _empty_result()
+    zero = np.zeros(len(ALPHAS))
     for field in COUNT_FIELDS:
-        res[field] = sum((np.asarray(r[field], dtype=float) for r in results), np.zeros(len(ALPHAS)))
+        res[field] = sum((np.asarray(r[field], dtype=float) for r in results), zero)
     tp = res["HOTA_TP"]
     for field in ("AssRe", "AssPr", "AssA"):
-        weighted = sum((r[field] * r["HOTA_TP"] for r in results), np.zeros(len(ALPHAS)))
+        weighted = sum((r[field] * r["HOTA_TP"] for r in results), zero)
         res[field] = weighted / np.maximum(1.0, tp)
-    loca = sum((r["LocA"] * r["HOTA_TP"] for r in results), np.zeros(len(ALPHAS)))
+    loca = sum((r["LocA"] * r["HOTA_TP"] for r in results), zero)
     res["LocA"] = np.maximum(1e-10, loca) / np.maximum(1e-10, tp)
     return _final_fields(res)

@@ -1,11 +1,12 @@
 """Agreement between a method and a reference: errors, correlation, Bland-Altman, kappa.
 
 For continuous sample-level values (motility percentages, concentrations, counts,
-kinematics): mean absolute error, root-mean-square error, Pearson's r, Spearman's rho,
-Lin's concordance correlation coefficient (CCC), the Bland-Altman bias and limits of
-agreement, and the ZeroR baseline (always predict the reference mean) that the VISEM
-papers compare every model against. For categorical grades (WHO a/b/c/d): Cohen's
-kappa for two raters (optionally weighted) and Fleiss' kappa for three or more.
+kinematics): mean absolute error (MAE), root-mean-square error (RMSE), Pearson's r,
+Spearman's rho, Lin's concordance correlation coefficient (CCC), the Bland-Altman bias
+and limits of agreement [1]_, and the ZeroR baseline (always predict the reference
+mean) that the VISEM papers compare every model against [5]_. For categorical grades
+(WHO a/b/c/d): Cohen's kappa for two raters, optionally weighted [3]_, and Fleiss' kappa
+for three or more [4]_.
 
 Differences are always ``method - reference``. Correlation-type statistics (r, rho,
 CCC) are NaN, without a warning, when fewer than three pairs are given or when either
@@ -18,7 +19,7 @@ References
 .. [2] Lin LI-K (1989). A concordance correlation coefficient to evaluate
    reproducibility. Biometrics 45(1):255-268; correction Biometrics 56:324-325 (2000).
 .. [3] Cohen J (1960). A coefficient of agreement for nominal scales. Educational and
-   Psychological Measurement 20(1):37-46; Cohen J (1968) Weighted kappa. Psychological
+   Psychological Measurement 20(1):37-46; Cohen J (1968). Weighted kappa. Psychological
    Bulletin 70(4):213-220.
 .. [4] Fleiss JL (1971). Measuring nominal scale agreement among many raters.
    Psychological Bulletin 76(5):378-382.
@@ -29,7 +30,6 @@ References
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -42,23 +42,12 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 __all__ = [
-    "AgreementResult",
-    "BlandAltman",
-    "agreement",
-    "agreement_table",
-    "bland_altman",
-    "cohen_kappa",
-    "fleiss_kappa",
-    "lin_ccc",
-    "zero_r",
-    "zero_r_folds",
+    "AgreementResult", "BlandAltman", "agreement", "agreement_table", "bland_altman",
+    "cohen_kappa", "fleiss_kappa", "lin_ccc", "zero_r", "zero_r_folds",
 ]
 
 NanPolicy = Literal["raise", "omit"]
 _NAN = float("nan")
-
-
-# --------------------------------------------------------------------------- inputs
 
 
 def _as_float_1d(x: ArrayLike, name: str) -> np.ndarray:
@@ -71,14 +60,13 @@ def _as_float_1d(x: ArrayLike, name: str) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {arr.shape}")
     if np.isinf(arr).any():
-        raise ValueError(f"{name} contains infinite values at positions "
-                         f"{np.flatnonzero(np.isinf(arr))[:5].tolist()}")
+        raise ValueError(f"{name} has infinite values at {np.flatnonzero(np.isinf(arr))[:5]}")
     return arr
 
 
 def _paired(method: ArrayLike, reference: ArrayLike,
             nan_policy: NanPolicy) -> tuple[np.ndarray, np.ndarray]:
-    """Validated float copies of the two sides, NaN pairs handled per ``nan_policy``."""
+    """Validated float versions of the two sides, NaN pairs handled per ``nan_policy``."""
     if nan_policy not in ("raise", "omit"):
         raise ValueError(f"nan_policy must be 'raise' or 'omit'; got {nan_policy!r}")
     m, r = _as_float_1d(method, "method"), _as_float_1d(reference, "reference")
@@ -86,29 +74,36 @@ def _paired(method: ArrayLike, reference: ArrayLike,
         raise ValueError(f"method and reference must have the same length; "
                          f"got {m.size} (method) and {r.size} (reference)")
     bad = np.isnan(m) | np.isnan(r)
-    if bad.any():
-        if nan_policy == "raise":
-            raise ValueError(
-                f"method/reference contain NaN in {int(bad.sum())} of {bad.size} pairs "
-                f"(first at position {int(np.flatnonzero(bad)[0])}); "
-                "pass nan_policy='omit' to drop those pairs")
-        m, r = m[~bad], r[~bad]
+    if bad.any() and nan_policy == "raise":
+        raise ValueError(f"method/reference contain NaN in {int(bad.sum())} of {bad.size} "
+                         f"pairs (first at position {int(np.flatnonzero(bad)[0])}); "
+                         "pass nan_policy='omit' to drop those pairs")
+    m, r = m[~bad], r[~bad]
     if m.size == 0:
-        raise ValueError("no pairs to compare: method and reference are empty"
-                         + (" after omitting NaN pairs" if bad.any() else ""))
+        raise ValueError(f"no pairs to compare{' after omitting NaN pairs' * bool(bad.any())}")
     return m, r
 
 
-def _constant(x: np.ndarray) -> bool:
-    return bool(x.size == 0 or np.all(x == x[0]))
+def _degenerate(x: np.ndarray, y: np.ndarray) -> bool:
+    """Fewer than 3 pairs, or a side without spread (constant, or variance underflows)."""
+    return bool(x.size < 3 or np.all(x == x[0]) or np.all(y == y[0])
+                or not (np.var(x) > 0.0 and np.var(y) > 0.0))
 
 
-# --------------------------------------------------------------------------- correlation
+def _rms(e: np.ndarray) -> float:
+    """Root mean square, scaled by max |e| so that tiny errors do not underflow to 0."""
+    s = float(np.abs(e).max())
+    return 0.0 if s == 0.0 else s * float(np.sqrt(np.mean((e / s) ** 2)))
+
+
+def _check_conf_level(conf_level: float) -> None:
+    if not 0.0 < conf_level < 1.0:
+        raise ValueError(f"conf_level must lie in (0, 1); got {conf_level!r}")
 
 
 def _correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, float]:
     """Pearson r, its p, Spearman rho, its p; all NaN for n < 3 or constant input."""
-    if x.size < 3 or _constant(x) or _constant(y):
+    if _degenerate(x, y):
         return _NAN, _NAN, _NAN, _NAN
     with warnings.catch_warnings():  # the estimate is still valid for tiny spreads
         warnings.simplefilter("ignore", stats.NearConstantInputWarning)
@@ -118,51 +113,38 @@ def _correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, fl
 
 
 def _ccc_with_ci(x: np.ndarray, y: np.ndarray, conf_level: float) -> tuple[float, float, float]:
-    n = x.size
-    if n < 3 or _constant(x) or _constant(y):
+    if _degenerate(x, y):
         return _NAN, _NAN, _NAN
     mx, my = x.mean(), y.mean()
     vx, vy = np.mean((x - mx) ** 2), np.mean((y - my) ** 2)  # 1/n moments, as in Lin 1989
     sxy = np.mean((x - mx) * (y - my))
     p = float(2.0 * sxy / (vx + vy + (mx - my) ** 2))
-    r = float(sxy / math.sqrt(vx * vy))
-    if r == 0.0 or abs(p) >= 1.0:
-        return p, _NAN, _NAN
-    u2 = (mx - my) ** 2 / math.sqrt(vx * vy)
-    var_p = ((1 - r**2) * p**2 * (1 - p**2) / r**2 + 2 * p**3 * (1 - p) * u2 / r
-             - 0.5 * p**4 * u2**2 / r**2) / (n - 2)
-    if not var_p >= 0.0:
+    with np.errstate(all="ignore"):  # extreme scales: a non-finite variance means no CI
+        r = sxy / (np.sqrt(vx) * np.sqrt(vy))
+        u2 = (mx - my) ** 2 / (np.sqrt(vx) * np.sqrt(vy))  # squared shift relative to scale
+        var_p = float(((1 - r**2) * p**2 * (1 - p**2) / r**2 + 2 * p**3 * (1 - p) * u2 / r
+                       - 0.5 * p**4 * u2**2 / r**2) / (x.size - 2))
+    if r == 0.0 or abs(p) >= 1.0 or not 0.0 <= var_p < math.inf:
         return p, _NAN, _NAN
     z, se_z = math.atanh(p), math.sqrt(var_p) / (1 - p**2)
     q = float(stats.norm.ppf(0.5 + conf_level / 2))
     return p, math.tanh(z - q * se_z), math.tanh(z + q * se_z)
 
 
-def _check_conf_level(conf_level: float) -> None:
-    if not 0.0 < conf_level < 1.0:
-        raise ValueError(f"conf_level must lie in (0, 1); got {conf_level!r}")
-
-
 def lin_ccc(method: ArrayLike, reference: ArrayLike, *, conf_level: float = 0.95,
             nan_policy: NanPolicy = "raise") -> tuple[float, float, float]:
-    """Lin's concordance correlation coefficient with its confidence interval.
+    """Lin's concordance correlation coefficient with its confidence interval [2]_.
 
-    ``ccc = 2 s_xy / (s_x^2 + s_y^2 + (mean_x - mean_y)^2)`` with 1/n moments [2]_:
-    Pearson's r times a bias-correction factor in (0, 1], so ``|ccc| <= |r|``, and
-    ``ccc = 1`` only for identical values. The interval is the asymptotic one on
-    Fisher's Z scale (Lin 1989, variance as corrected in 2000).
-    Takes ``method``, ``reference``, ``conf_level`` and ``nan_policy`` as
-    :func:`agreement` does.
+    ``ccc = 2 s_xy / (s_x^2 + s_y^2 + (mean_x - mean_y)^2)`` with 1/n moments: Pearson's
+    r times a bias-correction factor in (0, 1], so ``|ccc| <= |r|``, and ``ccc = 1`` only
+    for identical values. The interval is the asymptotic one on Fisher's Z scale, with
+    Lin's variance (as corrected in 2000). Arguments as for :func:`agreement`.
 
     Returns
     -------
     (ccc, low, high) : tuple of float
         NaN when n < 3 or either side is constant; the interval is NaN when
-        ``|ccc| = 1`` or r = 0 (degenerate).
-
-    References
-    ----------
-    .. [2] Lin LI-K (1989). Biometrics 45:255-268; correction Biometrics 56:324-325.
+        ``|ccc| = 1`` or r = 0.
 
     Examples
     --------
@@ -172,16 +154,12 @@ def lin_ccc(method: ArrayLike, reference: ArrayLike, *, conf_level: float = 0.95
     0.3846
     """
     _check_conf_level(conf_level)
-    m, r = _paired(method, reference, nan_policy)
-    return _ccc_with_ci(m, r, conf_level)
-
-
-# --------------------------------------------------------------------------- Bland-Altman
+    return _ccc_with_ci(*_paired(method, reference, nan_policy), conf_level)
 
 
 @dataclass(frozen=True, eq=False)
 class BlandAltman:
-    """A Bland-Altman analysis of ``method - reference`` (Bland & Altman 1986).
+    """A Bland-Altman analysis of ``method - reference`` [1]_.
 
     Attributes
     ----------
@@ -193,9 +171,9 @@ class BlandAltman:
         Mean, median and sample SD (ddof=1; NaN for n < 2) of the differences.
     loa_low, loa_high : float
         95 % limits of agreement, ``bias_mean -/+ 1.96 sd_diff``.
-    conf_level : float
-        Coverage of the t-based intervals ``bias_ci``, ``loa_low_ci`` and ``loa_high_ci``
-        (standard errors ``sd / sqrt(n)`` and ``sqrt(3 sd^2 / n)``, Bland & Altman 1986).
+    conf_level, bias_ci, loa_low_ci, loa_high_ci
+        t-based intervals (n - 1 degrees of freedom) on the bias and on each limit, with
+        standard errors ``sd / sqrt(n)`` and ``sqrt(3 sd^2 / n)`` (Bland & Altman 1986).
     """
 
     means: np.ndarray
@@ -212,11 +190,10 @@ class BlandAltman:
     loa_high_ci: tuple[float, float]
 
     def to_dict(self) -> dict[str, Any]:
-        """Scalars, intervals (as lists) and per-pair values (as lists), JSON-ready."""
+        """Every field; arrays and intervals as lists (JSON-ready apart from NaN)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["means"], out["diffs"] = self.means.tolist(), self.diffs.tolist()
-        for key in ("bias_ci", "loa_low_ci", "loa_high_ci"):
-            out[key] = list(out[key])
+        out.update({k: list(out[k]) for k in ("bias_ci", "loa_low_ci", "loa_high_ci")})
         return out
 
     def to_pandas(self) -> pd.DataFrame:
@@ -227,13 +204,9 @@ class BlandAltman:
 def bland_altman(method: ArrayLike, reference: ArrayLike, *, conf_level: float = 0.95,
                  nan_policy: NanPolicy = "raise") -> BlandAltman:
     """Bland-Altman bias and 95 % limits of agreement of a method against a reference.
-    Takes ``method``, ``reference`` (differences are ``method - reference``),
-    ``conf_level`` (for the intervals on the bias and each limit) and ``nan_policy`` as
-    :func:`agreement` does, and returns a :class:`BlandAltman`.
 
-    References
-    ----------
-    .. [1] Bland JM, Altman DG (1986). Lancet 327(8476):307-310.
+    Arguments as for :func:`agreement`; ``conf_level`` sets the intervals on the bias and
+    on each limit. Returns a :class:`BlandAltman` (Bland & Altman 1986 [1]_).
 
     Examples
     --------
@@ -244,34 +217,30 @@ def bland_altman(method: ArrayLike, reference: ArrayLike, *, conf_level: float =
     _check_conf_level(conf_level)
     m, r = _paired(method, reference, nan_policy)
     diffs, means, n = m - r, (m + r) / 2.0, int(m.size)
-    bias, sd = float(diffs.mean()), float(diffs.std(ddof=1)) if n > 1 else _NAN
+    bias = float(diffs.mean())
+    sd = float(diffs.std(ddof=1)) if n > 1 else _NAN
+    low, high = bias - 1.96 * sd, bias + 1.96 * sd
     bias_ci = low_ci = high_ci = (_NAN, _NAN)
     if n > 1:
         t = float(stats.t.ppf(0.5 + conf_level / 2, df=n - 1))
         se_b, se_l = sd / math.sqrt(n), math.sqrt(3.0 * sd**2 / n)
         bias_ci = (bias - t * se_b, bias + t * se_b)
-        low, high = bias - 1.96 * sd, bias + 1.96 * sd
         low_ci, high_ci = (low - t * se_l, low + t * se_l), (high - t * se_l, high + t * se_l)
-    for a in (means, diffs):
-        a.setflags(write=False)
+    means.setflags(write=False)
+    diffs.setflags(write=False)
     return BlandAltman(means=means, diffs=diffs, n=n, bias_mean=bias,
-                       bias_median=float(np.median(diffs)), sd_diff=sd,
-                       loa_low=bias - 1.96 * sd, loa_high=bias + 1.96 * sd,
-                       conf_level=conf_level, bias_ci=bias_ci, loa_low_ci=low_ci,
-                       loa_high_ci=high_ci)
-
-
-# --------------------------------------------------------------------------- ZeroR
+                       bias_median=float(np.median(diffs)), sd_diff=sd, loa_low=low,
+                       loa_high=high, conf_level=conf_level, bias_ci=bias_ci,
+                       loa_low_ci=low_ci, loa_high_ci=high_ci)
 
 
 def zero_r(reference_train: ArrayLike, n_test: int) -> np.ndarray:
-    """ZeroR predictions: the training-set mean of the reference, ``n_test`` times.
+    """ZeroR predictions: the mean of ``reference_train``, ``n_test`` times.
 
-    ZeroR ignores every input and always predicts the mean of the training targets; it
-    is the baseline any sample-level model must beat (Hicks et al. 2019). Under
-    cross-validation the mean must come from the training fold only.
-    ``reference_train`` (1-D, finite, non-empty) gives the mean; returns a float
-    array of shape ``(n_test,)``.
+    ZeroR ignores every input and always predicts the mean of the training targets: the
+    baseline any sample-level model must beat (Hicks et al. 2019 [5]_). Under
+    cross-validation the mean must come from the training fold only (see
+    :func:`zero_r_folds`). ``reference_train`` must be 1-D, finite and non-empty.
 
     Examples
     --------
@@ -289,15 +258,15 @@ def zero_r(reference_train: ArrayLike, n_test: int) -> np.ndarray:
 
 def zero_r_folds(reference: ArrayLike,
                  folds: Iterable[tuple[Sequence[int], Sequence[int]]]) -> pd.DataFrame:
-    """ZeroR MAE and RMSE on given cross-validation folds (training-fold means).
+    """ZeroR MAE and RMSE on given cross-validation folds, from training-fold means.
 
     Parameters
     ----------
     reference : array_like, 1-D
         Reference values of all samples (finite).
     folds : iterable of (train_indices, test_indices)
-        Integer positions into ``reference``, e.g. the output of a K-fold splitter.
-        Train and test of one fold must be disjoint and non-empty.
+        Positions into ``reference``, e.g. what a K-fold splitter yields; train and test
+        of one fold must be non-empty and disjoint.
 
     Returns
     -------
@@ -325,12 +294,8 @@ def zero_r_folds(reference: ArrayLike,
         err = y[te] - zero_r(y[tr], te.size)
         rows.append({"fold": k, "n_train": tr.size, "n_test": te.size,
                      "train_mean": float(y[tr].mean()), "mae": float(np.abs(err).mean()),
-                     "rmse": float(np.sqrt(np.mean(err**2)))})
-    cols = ["fold", "n_train", "n_test", "train_mean", "mae", "rmse"]
-    return pd.DataFrame(rows, columns=cols)
-
-
-# --------------------------------------------------------------------------- summary
+                     "rmse": _rms(err)})
+    return pd.DataFrame(rows, columns=["fold", "n_train", "n_test", "train_mean", "mae", "rmse"])
 
 
 @dataclass(frozen=True)
@@ -338,12 +303,11 @@ class AgreementResult:
     """All agreement statistics of one method against one reference.
 
     ``n`` pairs (after omitting NaN pairs, if asked); ``mae`` and ``rmse`` of
-    ``method - reference``; ``pearson_r``/``_p`` and ``spearman_rho``/``_p`` (two-sided);
-    ``ccc`` with its ``conf_level`` interval ``ccc_low``..``ccc_high`` (Lin 1989);
-    ``bias_mean``, ``bias_median``, ``sd_diff``, ``loa_low``, ``loa_high`` (Bland &
-    Altman 1986, see :class:`BlandAltman`); ``zero_r_mae``/``zero_r_rmse``, the errors of
-    the ZeroR baseline (Hicks et al. 2019). Correlations are NaN for n < 3 or constant
-    input.
+    ``method - reference``; ``pearson_r``, ``pearson_p``, ``spearman_rho``,
+    ``spearman_p`` (two-sided); ``ccc`` with its ``conf_level`` interval ``ccc_low`` to
+    ``ccc_high`` [2]_; ``bias_mean``, ``bias_median``, ``sd_diff``, ``loa_low``,
+    ``loa_high`` as in :class:`BlandAltman` [1]_; ``zero_r_mae`` and ``zero_r_rmse``, the
+    errors of the ZeroR baseline [5]_. Correlations are NaN for n < 3 or constant input.
     """
 
     n: int
@@ -368,11 +332,6 @@ class AgreementResult:
     def to_dict(self) -> dict[str, Any]:
         """Field name to value (NaN stays a float NaN)."""
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AgreementResult:
-        """Inverse of :meth:`to_dict`."""
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
 
     def to_pandas(self) -> pd.DataFrame:
         """A one-row DataFrame with one column per field."""
@@ -401,21 +360,20 @@ def agreement(method: ArrayLike, reference: ArrayLike, *, nan_policy: NanPolicy 
     method, reference : array_like, 1-D
         Paired values (e.g. progressive motility in % per participant).
     nan_policy : {"raise", "omit"}, default "raise"
-        ``"raise"``: a pair containing NaN is an error; ``"omit"``: such pairs are
-        dropped and ``n`` counts the rest.
+        A pair containing NaN is an error, or is dropped (``n`` counts the rest).
     conf_level : float, default 0.95
         Coverage of the CCC interval.
     zero_r_value : float, optional
         The constant the ZeroR baseline predicts. Default: the mean of ``reference``
-        (in-sample). Under cross-validation pass the training-fold mean, or use
-        :func:`zero_r_folds`.
+        (in-sample, slightly optimistic); under cross-validation pass the training-fold
+        mean, or use :func:`zero_r_folds`.
 
     Returns
     -------
     AgreementResult
         Correlations (r, rho, CCC) are NaN, without a warning, when ``n < 3`` or either
-        side is constant. A ``ValueError`` (stating what was got) is raised for lengths
-        that differ, NaN pairs under ``"raise"``, infinite values and no pairs.
+        side is constant. ``ValueError`` (stating what was got) for lengths that differ,
+        NaN pairs under ``"raise"``, infinite values and no pairs at all.
 
     Examples
     --------
@@ -425,7 +383,6 @@ def agreement(method: ArrayLike, reference: ArrayLike, *, nan_policy: NanPolicy 
     """
     _check_conf_level(conf_level)
     m, r = _paired(method, reference, nan_policy)
-    err = m - r
     pr, pp, sr, sp = _correlations(m, r)
     ccc, lo, hi = _ccc_with_ci(m, r, conf_level)
     ba = bland_altman(m, r)
@@ -433,12 +390,12 @@ def agreement(method: ArrayLike, reference: ArrayLike, *, nan_policy: NanPolicy 
     if not math.isfinite(base):
         raise ValueError(f"zero_r_value must be finite; got {zero_r_value!r}")
     return AgreementResult(
-        n=int(m.size), mae=float(np.abs(err).mean()), rmse=float(np.sqrt(np.mean(err**2))),
+        n=int(m.size), mae=float(np.abs(m - r).mean()), rmse=_rms(m - r),
         pearson_r=pr, pearson_p=pp, spearman_rho=sr, spearman_p=sp,
         ccc=ccc, ccc_low=lo, ccc_high=hi, bias_mean=ba.bias_mean,
         bias_median=ba.bias_median, sd_diff=ba.sd_diff, loa_low=ba.loa_low,
         loa_high=ba.loa_high, zero_r_mae=float(np.abs(r - base).mean()),
-        zero_r_rmse=float(np.sqrt(np.mean((r - base) ** 2))), conf_level=conf_level)
+        zero_r_rmse=_rms(r - base), conf_level=conf_level)
 
 
 def _check_table(df: pd.DataFrame, name: str, on: str) -> None:
@@ -446,15 +403,30 @@ def _check_table(df: pd.DataFrame, name: str, on: str) -> None:
         raise TypeError(f"{name} must be a pandas DataFrame; got {type(df).__name__}")
     if on not in df.columns:
         raise ValueError(f"{name} has no id column {on!r}; columns: {list(df.columns)}")
-    dup = df[on][df[on].duplicated()]
-    if len(dup):
+    if len(dup := df[on][df[on].duplicated()]):  # an id must name one sample
         raise ValueError(f"{name} has duplicate {on!r} values: {dup.unique().tolist()[:10]}")
+
+
+def _value_columns(pred: pd.DataFrame, ref: pd.DataFrame, on: str,
+                   columns: Sequence[str] | None) -> list[str]:
+    if columns is None:
+        num = pd.api.types.is_numeric_dtype
+        columns = [c for c in pred.columns
+                   if c != on and c in ref.columns and num(pred[c]) and num(ref[c])]
+        if not columns:
+            raise ValueError(f"pred and ref share no numeric column besides {on!r}; "
+                             f"pred: {list(pred.columns)}, ref: {list(ref.columns)}")
+    for c in columns:
+        for name, df in (("pred", pred), ("ref", ref)):
+            if c not in df.columns or c == on:
+                raise ValueError(f"{c!r} is not a value column of {name}: {list(df.columns)}")
+    return list(columns)
 
 
 def agreement_table(pred: pd.DataFrame, ref: pd.DataFrame, *, on: str = "id",
                     columns: Sequence[str] | None = None, nan_policy: NanPolicy = "raise",
                     unmatched: Literal["raise", "ignore"] = "raise") -> pd.DataFrame:
-    """Agreement of predicted against reference values, one row per compared column.
+    """Agreement of predicted with reference values, one row per compared column.
 
     The backend of ``spermlab evaluate agreement --pred CSV --ref CSV``.
 
@@ -466,7 +438,7 @@ def agreement_table(pred: pd.DataFrame, ref: pd.DataFrame, *, on: str = "id",
         The sample id column.
     columns : sequence of str, optional
         Columns to compare (e.g. ``progressive_pct``, ``non_progressive_pct``,
-        ``immotile_pct``). Default: every numeric column other than ``on`` in both.
+        ``immotile_pct``). Default: every numeric column besides ``on`` in both tables.
     nan_policy : {"raise", "omit"}, default "raise"
         Passed to :func:`agreement`, per column.
     unmatched : {"raise", "ignore"}, default "raise"
@@ -489,16 +461,7 @@ def agreement_table(pred: pd.DataFrame, ref: pd.DataFrame, *, on: str = "id",
     _check_table(ref, "ref", on)
     if unmatched not in ("raise", "ignore"):
         raise ValueError(f"unmatched must be 'raise' or 'ignore'; got {unmatched!r}")
-    if columns is None:
-        columns = [c for c in pred.columns if c != on and c in ref.columns
-                   and pd.api.types.is_numeric_dtype(pred[c])
-                   and pd.api.types.is_numeric_dtype(ref[c])]
-        if not columns:
-            raise ValueError(f"pred and ref share no numeric column besides {on!r}; "
-                             f"pred: {list(pred.columns)}, ref: {list(ref.columns)}")
-    for c, (name, df) in itertools.product(columns := list(columns), (("pred", pred), ("ref", ref))):
-        if c not in df.columns or c == on:
-            raise ValueError(f"{c!r} is not a value column of {name}: {list(df.columns)}")
+    columns = _value_columns(pred, ref, on, columns)
     only_p = sorted(set(pred[on]) - set(ref[on]), key=str)
     only_r = sorted(set(ref[on]) - set(pred[on]), key=str)
     if unmatched == "raise" and (only_p or only_r):
@@ -518,40 +481,29 @@ def agreement_table(pred: pd.DataFrame, ref: pd.DataFrame, *, on: str = "id",
     return pd.DataFrame(rows, columns=["column", *(f.name for f in fields(AgreementResult))])
 
 
-# --------------------------------------------------------------------------- kappa
-
-
-def _labels_1d(x: ArrayLike, name: str) -> np.ndarray:
-    arr = np.asarray(x, dtype=object)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D; got shape {arr.shape}")
-    if pd.isna(arr).any():
-        raise ValueError(f"{name} contains missing labels at positions "
-                         f"{np.flatnonzero(pd.isna(arr))[:10].tolist()}")
-    return arr
-
-
 def _codes(values: np.ndarray, labels: Sequence[Any] | None, name: str) -> tuple[np.ndarray, int]:
     """Integer category codes of ``values`` against ``labels`` (default: sorted unique)."""
+    flat = values.ravel().tolist()
+    if missing := [i for i, v in enumerate(flat) if pd.isna(v)]:
+        raise ValueError(f"{name} has missing labels at flat positions {missing[:10]}")
     if labels is None:
         try:
-            labels = sorted(set(values.ravel().tolist()))
+            labels = sorted(set(flat))
         except TypeError as exc:
             raise TypeError(f"{name}: labels of mixed types cannot be ordered; "
                             f"pass labels=[...] ({exc})") from exc
     index = {lab: i for i, lab in enumerate(labels)}
     if len(index) != len(labels):
         raise ValueError(f"labels must be unique; got {list(labels)}")
-    unknown = sorted({v for v in values.ravel().tolist() if v not in index}, key=str)
-    if unknown:
+    if unknown := sorted({v for v in flat if v not in index}, key=str):
         raise ValueError(f"{name} has labels not in labels={list(labels)}: {unknown[:10]}")
-    return np.array([index[v] for v in values.ravel().tolist()], dtype=np.int64), len(index)
+    return np.array([index[v] for v in flat], dtype=np.int64), len(index)
 
 
 def cohen_kappa(r1: ArrayLike, r2: ArrayLike, *,
                 weights: Literal["linear", "quadratic"] | None = None,
                 labels: Sequence[Any] | None = None) -> float:
-    """Cohen's kappa between two raters, unweighted [3]_ or weighted (Cohen 1968).
+    """Cohen's kappa between two raters, unweighted or weighted [3]_.
 
     ``kappa = 1 - sum(w * O) / sum(w * E)``, with ``O`` the observed and ``E`` the
     chance-expected (product of the margins) proportions of the confusion matrix and
@@ -574,11 +526,6 @@ def cohen_kappa(r1: ArrayLike, r2: ArrayLike, *,
     float
         NaN when ``sum(w * E) = 0`` (e.g. both raters always give one same category).
 
-    References
-    ----------
-    .. [3] Cohen J (1960). Educ Psychol Meas 20:37-46; Cohen J (1968). Psychol Bull
-       70:213-220.
-
     Examples
     --------
     >>> r1 = ["y"] * 25 + ["n"] * 25
@@ -586,24 +533,21 @@ def cohen_kappa(r1: ArrayLike, r2: ArrayLike, *,
     >>> round(cohen_kappa(r1, r2), 6)
     0.4
     """
-    a, b = _labels_1d(r1, "r1"), _labels_1d(r2, "r2")
-    if a.size != b.size:
-        raise ValueError(f"r1 and r2 must have the same length; got {a.size} and {b.size}")
-    if a.size == 0:
-        raise ValueError("r1 and r2 are empty")
+    a, b = np.asarray(r1, dtype=object), np.asarray(r2, dtype=object)
+    if a.ndim != 1 or b.ndim != 1 or a.size != b.size or a.size == 0:
+        raise ValueError(f"r1 and r2 must be non-empty 1-D and of the same length; "
+                         f"got shapes {a.shape} and {b.shape}")
+    if weights not in (None, "linear", "quadratic"):
+        raise ValueError(f"weights must be None, 'linear' or 'quadratic'; got {weights!r}")
     codes, k = _codes(np.concatenate([a, b]), labels, "r1/r2")
     obs = np.zeros((k, k))
-    np.add.at(obs, (codes[: a.size], codes[a.size:]), 1.0)
-    obs /= a.size
+    np.add.at(obs, (codes[: a.size], codes[a.size :]), 1.0 / a.size)
     exp = np.outer(obs.sum(axis=1), obs.sum(axis=0))
     i, j = np.indices((k, k))
     if weights is None:
         w = (i != j).astype(float)
-    elif weights in ("linear", "quadratic"):
-        w = np.abs(i - j) / max(k - 1, 1)
-        w = w**2 if weights == "quadratic" else w
     else:
-        raise ValueError(f"weights must be None, 'linear' or 'quadratic'; got {weights!r}")
+        w = (np.abs(i - j) / max(k - 1, 1)) ** (2 if weights == "quadratic" else 1)
     denom = float((w * exp).sum())
     return _NAN if denom <= 0.0 else 1.0 - float((w * obs).sum()) / denom
 
@@ -612,9 +556,9 @@ def fleiss_kappa(ratings: ArrayLike, *, counts: bool = False,
                  labels: Sequence[Any] | None = None) -> float:
     """Fleiss' kappa for a fixed number of raters per subject [4]_.
 
-    ``kappa = (P_bar - P_e) / (1 - P_e)`` with ``P_i = (sum_j n_ij^2 - m) / (m (m - 1))``,
-    ``P_bar`` their mean, ``p_j`` the overall share of category j and
-    ``P_e = sum_j p_j^2``. With two raters it is Scott's pi, not Cohen's kappa.
+    ``kappa = (P_bar - P_e) / (1 - P_e)``, with ``P_bar`` the mean over subjects of
+    ``P_i = (sum_j n_ij^2 - m) / (m (m - 1))`` and ``P_e = sum_j p_j^2``, ``p_j`` the
+    overall share of category j. With two raters it is Scott's pi, not Cohen's kappa.
 
     Parameters
     ----------
@@ -630,40 +574,26 @@ def fleiss_kappa(ratings: ArrayLike, *, counts: bool = False,
     Returns
     -------
     float
-        NaN when ``P_e = 1`` (all ratings in one category): kappa is undefined.
-
-    References
-    ----------
-    .. [4] Fleiss JL (1971). Psychological Bulletin 76(5):378-382.
+        NaN when ``P_e = 1`` (all ratings in one category).
 
     Examples
     --------
     >>> round(fleiss_kappa([["a", "a", "b"], ["b", "b", "b"], ["a", "b", "a"]]), 4)
     0.1
     """
-    if counts:
-        table = np.asarray(ratings, dtype=float)
-        if table.ndim != 2 or table.size == 0:
-            raise ValueError(f"counts must be a non-empty 2-D table; got shape {table.shape}")
-        if not np.all(np.isfinite(table)) or (table < 0).any() or (table % 1 != 0).any():
-            raise ValueError("counts must be non-negative whole numbers")
-    else:
-        arr = np.asarray(ratings, dtype=object)
-        if arr.ndim != 2 or arr.size == 0:
-            raise ValueError(f"ratings must be a non-empty 2-D (n_subjects, n_raters) "
-                             f"table of labels; got shape {arr.shape}")
-        if pd.isna(arr).any():
-            raise ValueError("ratings contain missing labels; Fleiss' kappa needs every "
-                             "rater to rate every subject")
-        codes, k = _codes(arr, labels, "ratings")
-        codes = codes.reshape(arr.shape)
+    table = np.asarray(ratings, dtype=float if counts else object)
+    if table.ndim != 2 or table.size == 0:
+        raise ValueError(f"ratings must be a non-empty 2-D table; got shape {table.shape}")
+    if counts and not (np.isfinite(table) & (table >= 0) & (table % 1 == 0)).all():
+        raise ValueError("counts must be non-negative whole numbers")
+    if not counts:
+        codes, k = _codes(table, labels, "ratings")
+        codes = codes.reshape(table.shape)
         table = np.stack([(codes == c).sum(axis=1) for c in range(k)], axis=1).astype(float)
     m = table.sum(axis=1)
     if not np.all(m == m[0]) or m[0] < 2:
         raise ValueError(f"every subject needs the same number (>= 2) of ratings; "
                          f"got row sums {sorted(set(m.astype(int).tolist()))[:10]}")
-    m0 = float(m[0])
-    p_i = ((table**2).sum(axis=1) - m0) / (m0 * (m0 - 1.0))
-    p_j = table.sum(axis=0) / table.sum()
-    p_e = float((p_j**2).sum())
+    p_i = ((table**2).sum(axis=1) - m[0]) / (m[0] * (m[0] - 1.0))
+    p_e = float(((table.sum(axis=0) / table.sum()) ** 2).sum())
     return _NAN if p_e >= 1.0 else (float(p_i.mean()) - p_e) / (1.0 - p_e)

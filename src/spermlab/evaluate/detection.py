@@ -6,30 +6,28 @@ over the whole video.
 
 Two matchings, two kinds of numbers
 -----------------------------------
-* **Average precision** follows the COCO detection evaluation [1]_ exactly, so that it
-  equals ``pycocotools.cocoeval.COCOeval`` on the same boxes (checked to 1e-12 in the
-  test suite): per frame and class, predictions are matched greedily by descending
-  score to the free ground truth of highest IoU (``IoU >= t``); the precision-recall
-  curve of all frames is made monotone and read at the 101 recall points 0, 0.01, ...,
-  1; AP is their mean. AP50 uses ``t = 0.5``; AP50-95 averages ``t = 0.50:0.05:0.95``.
-  The per-class APs are averaged over the classes present in the ground truth (a class
-  absent from the ground truth has no AP, as in COCO; a class present in the ground
-  truth but never predicted has AP 0). AP50 and AP50-95 are always IoU-based.
+* **Average precision** follows the COCO detection evaluation [1]_ exactly and equals
+  ``pycocotools.cocoeval.COCOeval`` on the same boxes up to rounding (~1e-15). Per
+  frame and class, predictions are matched greedily by descending score to the free
+  ground truth of highest IoU (``IoU >= t``); the precision-recall curve of all frames
+  is made monotone and read at the 101 recall points 0, 0.01, ..., 1; AP is their
+  mean. AP50 uses ``t = 0.5``; AP50-95 averages ``t = 0.50:0.05:0.95``. The per-class
+  APs are averaged over the classes present in the ground truth (a class absent from
+  the ground truth has no AP, as in COCO; a class present in the ground truth but never
+  predicted has AP 0). AP50 and AP50-95 are always IoU-based. COCO divides by
+  ``TP + FP + eps``, so a perfect AP can read 0.9999999999999999; spermlab keeps that.
 * **Precision, recall and F1** at ``score_threshold`` count true positives with a
-  one-to-one *optimal* matching per frame and class (the most pairs, then the least
-  total cost; :func:`spermlab.evaluate.matching.optimal_match`). Only pairs within the
-  gate (``IoU >= iou_threshold``, or centre distance ``<= max_distance``) and of the same
-  class can match. Greedy matching can miss pairs that an optimal one finds (a
-  high-score prediction taking the ground truth a lower-score one needed), so the
-  optimal count is the fair count of correct detections at a fixed threshold. The
-  overall P, R and F1 are computed from the summed counts (micro average), which for the
-  usual single class ``sperm`` is the same as the class's own values.
+  one-to-one *optimal* matching per frame and class (most pairs, then least total cost;
+  :func:`spermlab.evaluate.matching.optimal_match`) of same-class pairs within the gate
+  (``IoU >= iou_threshold`` or centre distance ``<= max_distance``). Greedy matching can
+  miss pairs (a high-score prediction taking the ground truth a lower-score one
+  needed); the optimal count is the fair count at a fixed threshold. Overall P, R and
+  F1 come from the summed counts (micro average; for one class, the class's values).
 
-Sperm heads are near-point objects (VISEM-Tracking boxes are ~17x18 px) and a few
-pixels of box jitter cost a lot of IoU, so ``match="distance"`` matches centres within
-``max_distance`` px (or µm when ``um_per_px`` is given) instead; it then also gives
-``ap``, the COCO-style AP at that distance ("AP@8px"), with the same greedy algorithm
-and ``similarity = -distance``.
+Sperm heads are near-point objects (VISEM-Tracking boxes are ~17x18 px; a few pixels
+of jitter cost much IoU), so ``match="distance"`` matches centres within
+``max_distance`` px (µm when ``um_per_px`` is given) and ``ap`` is then the COCO-style
+AP at that distance ("AP@8px"): same greedy algorithm, ``similarity = -distance``.
 
 Choices that differ from ``COCOeval``'s defaults
 ------------------------------------------------
@@ -73,11 +71,14 @@ import pandas as pd
 from spermlab.evaluate.matching import (
     BoolArray,
     FloatArray,
+    RECALL_THRESHOLDS,
+    GroupedRows,
     IntArray,
-    _pair_iou,
-    candidate_pairs,
+    coco_ap,
     greedy_match,
+    group_rows,
     optimal_match,
+    scored_pairs,
 )
 from spermlab.tables import CLASS_NAMES, DETECTIONS, validate
 
@@ -93,13 +94,8 @@ __all__ = [
 
 #: COCO's IoU thresholds 0.50:0.05:0.95, built as ``COCOeval`` builds them.
 IOU_THRESHOLDS: FloatArray = np.linspace(0.5, 0.95, round((0.95 - 0.5) / 0.05) + 1)
-#: COCO's 101 recall points 0:0.01:1.
-RECALL_THRESHOLDS: FloatArray = np.linspace(0.0, 1.0, round(1.0 / 0.01) + 1)
 #: COCO's area range "all", in px².
 AREA_ALL: tuple[float, float] = (0.0, 1e10)
-
-_EPS = np.spacing(1)
-_FRAME_COLUMNS = ("frame", "n_gt", "n_pred", "tp", "fp", "fn")
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -150,10 +146,8 @@ class PRCurve:
 
     def to_pandas(self) -> pd.DataFrame:
         """The curve as a table with columns score, precision, recall, f1."""
-        return pd.DataFrame(
-            {"score": self.score, "precision": self.precision, "recall": self.recall,
-             "f1": self.f1}
-        )
+        cols = ("score", "precision", "recall", "f1")
+        return pd.DataFrame({c: getattr(self, c) for c in cols})
 
 
 @dataclass(frozen=True)
@@ -227,6 +221,21 @@ class DetectionResult:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def tp(self) -> int:
+        """Overall true positives at the score threshold."""
+        return self.overall.tp
+
+    @property
+    def fp(self) -> int:
+        """Overall false positives at the score threshold."""
+        return self.overall.fp
+
+    @property
+    def fn(self) -> int:
+        """Overall false negatives (missed ground truths) at the score threshold."""
+        return self.overall.fn
+
+    @property
     def precision(self) -> float:
         """Overall precision at the score threshold."""
         return self.overall.precision
@@ -274,50 +283,12 @@ class DetectionResult:
         return table
 
 
-@dataclass(frozen=True, eq=False)
-class _Rows:
-    """One table's rows as arrays, with its group codes and within-group order."""
-
-    frame: IntArray
-    cls: IntArray  # index into the evaluated class list
-    group: IntArray
-    boxes: FloatArray
-    score: FloatArray
-    order: IntArray  # pred: rank by score; gt: ignored last, then row order
-    outside: BoolArray  # area outside area_range
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-
 def _table(table: pd.DataFrame, name: str, *, need_score: bool) -> pd.DataFrame:
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"{name}: expected a Detections DataFrame, got {type(table).__name__}")
     if not need_score and "score" not in table.columns:
         table = table.assign(score=1.0)  # a ground-truth table's scores are not used
     return validate(table, DETECTIONS, name=name, extra="keep")
-
-
-def _rows(
-    t: pd.DataFrame, classes: IntArray, area_range: tuple[float, float], *, is_pred: bool
-) -> _Rows:
-    t = t[t["cls"].isin(classes)]
-    frame = t["frame"].to_numpy(np.int64)
-    cls = np.searchsorted(classes, t["cls"].to_numpy(np.int64)).astype(np.int64)
-    group = frame * len(classes) + cls
-    boxes = t[["x", "y", "w", "h"]].to_numpy(np.float64)
-    score = t["score"].to_numpy(np.float64)
-    area = boxes[:, 2] * boxes[:, 3]
-    outside = (area < area_range[0]) | (area > area_range[1])
-    row = np.arange(len(t))
-    # COCO: predictions by descending score (stable); ground truths ignored-last (stable).
-    key = -score if is_pred else outside.astype(np.float64)
-    srt = np.lexsort((row, key, group))
-    starts = np.r_[0, np.flatnonzero(np.diff(group[srt])) + 1] if len(t) else np.empty(0, int)
-    pos = np.arange(len(t)) - np.repeat(starts, np.diff(np.r_[starts, len(t)]))
-    order = np.empty(len(t), np.int64)
-    order[srt] = pos
-    return _Rows(frame, cls, group, boxes, score, order, outside)
 
 
 def _check_params(
@@ -342,40 +313,10 @@ def _check_params(
         raise ValueError(f"area_range: expected (low, high) with low <= high, got {area_range}")
 
 
-def _class_list(
-    p: pd.DataFrame, g: pd.DataFrame, classes: Iterable[int] | None
-) -> IntArray:
+def _class_list(p: pd.DataFrame, g: pd.DataFrame, classes: Iterable[int] | None) -> IntArray:
     if classes is None:
         return np.union1d(p["cls"].to_numpy(np.int64), g["cls"].to_numpy(np.int64))
-    out = np.unique(np.asarray(list(classes), dtype=np.int64))
-    return out
-
-
-def _coco_ap(
-    order: IntArray, tp: BoolArray, fp: BoolArray, npig: int
-) -> FloatArray:
-    """COCO ``accumulate`` for one class: AP (mean interpolated precision) per threshold.
-
-    ``order`` sorts the class's predictions as COCO does; ``tp``/``fp`` are (T, N) flags
-    of non-ignored matched / unmatched predictions.
-    """
-    n_thr = tp.shape[0]
-    if npig == 0:
-        return np.full(n_thr, np.nan)
-    tp_sum = np.cumsum(tp[:, order], axis=1, dtype=np.float64)
-    fp_sum = np.cumsum(fp[:, order], axis=1, dtype=np.float64)
-    nd = tp_sum.shape[1]
-    ap = np.zeros(n_thr)
-    if nd == 0:
-        return ap
-    rc = tp_sum / npig
-    pr = tp_sum / (fp_sum + tp_sum + _EPS)
-    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-    for t in range(n_thr):
-        idx = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
-        q = np.where(idx < nd, pr[t, np.minimum(idx, nd - 1)], 0.0)
-        ap[t] = q.mean()
-    return ap
+    return np.unique(np.asarray(list(classes), dtype=np.int64))
 
 
 def _curve(score: FloatArray, tp: BoolArray, fp: BoolArray, npig: int) -> PRCurve:
@@ -392,17 +333,265 @@ def _curve(score: FloatArray, tp: BoolArray, fp: BoolArray, npig: int) -> PRCurv
 
 
 def _ratio(num: int, den: int) -> float:
-    return num / den if den else math.nan
+    return float(num) / float(den) if den else math.nan
 
 
-def _pairs(
-    p: _Rows, g: _Rows, *, extra_radius: float
-) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
-    """Candidate pairs with their IoU and centre distance (px)."""
-    sizes = np.concatenate([p.boxes[:, 2:], g.boxes[:, 2:]]).ravel()
-    radius = max(float(sizes.max()) if len(sizes) else 0.0, extra_radius)
-    radius = radius * (1 + 1e-9) + 1e-9
-    pp, pg = candidate_pairs(p.group, p.boxes, g.group, g.boxes, radius=radius)
-    iou = _pair_iou(p.boxes[pp], g.boxes[pg])
-    d = p.boxes[pp, :2] - g.boxes[pg, :2]
-    return pp, pg, iou, np.hypot(d[:, 0], d[:, 1])
+Pairs = tuple[IntArray, IntArray, FloatArray, FloatArray]
+
+
+def _greedy_ap(
+    p: GroupedRows, g: GroupedRows, pairs: Pairs, n_cls: int,
+    *, match: str, iou_threshold: float, max_distance: float, scale: float,
+    max_dets: int | None,
+) -> tuple[FloatArray, dict[int, PRCurve], PRCurve]:
+    """COCO matching and accumulation: AP per class (K, 11) and the PR curves.
+
+    Columns 0-9 of the AP array are IoU 0.50:0.95; column 10 is the matching criterion.
+    """
+    pp, pg, iou, dist = pairs
+    kept = p.order < max_dets if max_dets is not None else np.ones(len(p), bool)
+    thr = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)  # COCO: iou = min([t, 1 - 1e-10])
+    if match == "iou":
+        thr = np.r_[thr, min(iou_threshold, 1 - 1e-10)]
+    common = {"pred_rank": p.order, "gt_order": g.order, "gt_ignore": g.outside,
+              "n_pred": len(p), "n_gt": len(g)}
+    sel = kept[pp] & (iou >= thr.min())
+    m, mig = greedy_match(pp[sel], pg[sel], iou[sel], thr, **common)
+    if match == "distance":
+        dd = dist * scale
+        sel = kept[pp] & (dd <= max_distance)
+        m2, mig2 = greedy_match(pp[sel], pg[sel], -dd[sel], [-max_distance], **common)
+        m, mig = np.vstack([m, m2]), np.vstack([mig, mig2])
+    ignored = mig | (~m & p.outside[None, :])
+    tp = m & ~ignored & kept[None, :]
+    fp = ~m & ~ignored & kept[None, :]
+    npig = np.bincount(g.cls[~g.outside], minlength=n_cls)
+    # COCO concatenates frames in id order, each by score, then sorts by score (stable).
+    glob = np.lexsort((p.order, p.frame, -p.score))
+    glob = glob[kept[glob]]
+    ap = np.full((n_cls, len(thr) if match == "iou" else len(thr) + 1), np.nan)
+    curves = {}
+    for k in range(n_cls):
+        idx = glob[p.cls[glob] == k]
+        ap[k] = coco_ap(idx, tp, fp, int(npig[k]))
+        curves[k] = _curve(p.score[idx], tp[-1, idx], fp[-1, idx], int(npig[k]))
+    pooled = _curve(p.score[glob], tp[-1, glob], fp[-1, glob], int(npig.sum()))
+    return ap, curves, pooled
+
+
+def _optimal_tp(
+    p: GroupedRows, g: GroupedRows, pairs: Pairs, *, match: str, iou_threshold: float,
+    max_distance: float, scale: float, above: BoolArray,
+) -> BoolArray:
+    """Which predictions are true positives in the gated one-to-one optimal matching."""
+    pp, pg, iou, dist = pairs
+    if match == "iou":
+        gate, cost = iou >= iou_threshold, 1.0 - iou
+    else:
+        dd = dist * scale
+        gate, cost = dd <= max_distance, dd / max_distance
+    gate &= above[pp]
+    mp, _ = optimal_match(pp[gate], pg[gate], cost[gate], n_pred=len(p), n_gt=len(g))
+    is_tp = np.zeros(len(p), bool)
+    is_tp[mp] = True
+    return is_tp
+
+
+def _metrics(
+    cls: int | None, name: str, n_gt: int, n_pred: int, tp: int, ap: FloatArray,
+    curve: PRCurve,
+) -> ClassMetrics:
+    fp, fn = n_pred - tp, n_gt - tp
+    best, best_thr = curve.best_f1()
+    return ClassMetrics(
+        cls=cls, name=name, n_gt=int(n_gt), n_pred=int(n_pred), tp=int(tp), fp=int(fp),
+        fn=int(fn), precision=_ratio(tp, n_pred), recall=_ratio(tp, n_gt),
+        f1=_ratio(2 * tp, 2 * tp + fp + fn), ap=float(ap[-1]), ap50=float(ap[0]),
+        ap50_95=float(np.mean(ap[:10])), best_f1=best, best_f1_threshold=best_thr,
+    )
+
+
+def _per_frame(
+    p: GroupedRows, g: GroupedRows, above: BoolArray, is_tp: BoolArray
+) -> pd.DataFrame:
+    frames = np.union1d(p.frame, g.frame)
+    n = len(frames)
+
+    def count(frame: IntArray) -> IntArray:
+        return np.bincount(np.searchsorted(frames, frame), minlength=n).astype(np.int64)
+
+    n_gt, n_pred, tp = count(g.frame), count(p.frame[above]), count(p.frame[is_tp])
+    return pd.DataFrame({"frame": frames.astype(np.int64), "n_gt": n_gt, "n_pred": n_pred,
+                         "tp": tp, "fp": n_pred - tp, "fn": n_gt - tp})
+
+
+def evaluate_detections(
+    pred: pd.DataFrame,
+    gt: pd.DataFrame,
+    *,
+    match: Literal["iou", "distance"] = "iou",
+    iou_threshold: float = 0.5,
+    max_distance: float = 8.0,
+    score_threshold: float = 0.0,
+    um_per_px: float | None = None,
+    classes: Iterable[int] | None = None,
+    max_dets: int | None = None,
+    area_range: tuple[float, float] = AREA_ALL,
+) -> DetectionResult:
+    """Precision, recall, F1, AP50 and AP50-95 of predicted boxes against ground truth.
+
+    See the module docstring for the exact definitions and the COCO conventions.
+
+    Parameters
+    ----------
+    pred : DataFrame
+        Detections table (``frame``, ``x``, ``y``, ``w``, ``h`` in px as box centre and
+        size, ``cls``, ``score``). Extra columns (e.g. ``track_id``) are ignored.
+    gt : DataFrame
+        Ground-truth Detections table; its ``score`` column may be absent (unused).
+    match : {"iou", "distance"}
+        Criterion for a correct detection in P/R/F1, the PR curve and ``ap``: IoU >=
+        ``iou_threshold`` or centre distance <= ``max_distance``.
+    iou_threshold : float
+        IoU gate in (0, 1].
+    max_distance : float
+        Distance gate, in px, or in µm when ``um_per_px`` is given.
+    score_threshold : float
+        Predictions with ``score >= score_threshold`` count for P/R/F1 (AP and the PR
+        curve use every prediction).
+    um_per_px : float, optional
+        Pixel size; when given, distances are in µm.
+    classes : iterable of int, optional
+        Classes to evaluate (rows of other classes are dropped). Default: every class in
+        either table.
+    max_dets : int, optional
+        COCO's ``maxDets``: keep at most this many highest-scoring predictions per frame
+        and class for AP. Default ``None``: no limit (COCO uses 100).
+    area_range : (float, float)
+        COCO area range in px² for AP; default COCO's ``"all"``.
+
+    Returns
+    -------
+    DetectionResult
+        Per-class and overall metrics, the per-frame table and the PR curves.
+
+    Raises
+    ------
+    ValueError
+        On malformed tables (see :func:`spermlab.tables.validate`) or parameters.
+
+    References
+    ----------
+    .. [1] T.-Y. Lin et al., "Microsoft COCO: Common Objects in Context", ECCV 2014;
+       https://cocodataset.org/#detection-eval
+    .. [2] M. Everingham et al., "The PASCAL Visual Object Classes (VOC) Challenge",
+       IJCV 88, 303-338 (2010).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> gt = pd.DataFrame({"frame": [0, 0], "x": [10.0, 50.0], "y": [10.0, 50.0],
+    ...                    "w": [10.0, 10.0], "h": [10.0, 10.0], "cls": [0, 0]})
+    >>> pred = gt.assign(x=[12.0, 80.0], score=[0.9, 0.8])
+    >>> r = evaluate_detections(pred, gt)
+    >>> r.tp, r.precision, r.recall  # the box 2 px off has IoU 80/120
+    (1, 0.5, 0.5)
+    >>> round(r.ap50, 4)  # precision 1 at 51 of COCO's 101 recall points
+    0.505
+    >>> evaluate_detections(pred, gt, match="distance", max_distance=8.0).recall
+    0.5
+    """
+    _check_params(match, iou_threshold, max_distance, score_threshold, um_per_px, max_dets,
+                  area_range)
+    pt, gtt = _table(pred, "pred", need_score=True), _table(gt, "gt", need_score=False)
+    cls_list = _class_list(pt, gtt, classes)
+    p = group_rows(pt, cls_list, area_range, is_pred=True)
+    g = group_rows(gtt, cls_list, area_range, is_pred=False)
+    scale = 1.0 if um_per_px is None else float(um_per_px)
+    extra = max_distance / scale if match == "distance" else 0.0
+    pairs = scored_pairs(p, g, extra_radius=extra)
+    opts = {"match": match, "iou_threshold": iou_threshold, "max_distance": max_distance,
+            "scale": scale}
+    ap, curves, pooled = _greedy_ap(p, g, pairs, len(cls_list), max_dets=max_dets, **opts)
+    above = p.score >= score_threshold
+    is_tp = _optimal_tp(p, g, pairs, above=above, **opts)
+    k = len(cls_list)
+    n_gt = np.bincount(g.cls, minlength=k)
+    n_pred = np.bincount(p.cls[above], minlength=k)
+    n_tp = np.bincount(p.cls[is_tp], minlength=k)
+    per_class = tuple(
+        _metrics(int(c), CLASS_NAMES.get(int(c), str(int(c))), n_gt[i], n_pred[i], n_tp[i],
+                 ap[i], curves[i])
+        for i, c in enumerate(cls_list)
+    )
+    present = ~np.isnan(ap[:, 0])
+    mean_ap = ap[present].mean(axis=0) if present.any() else np.full(ap.shape[1], np.nan)
+    overall = _metrics(None, "all", int(n_gt.sum()), int(n_pred.sum()), int(n_tp.sum()),
+                       mean_ap, pooled)
+    params = {**opts, "score_threshold": score_threshold, "um_per_px": um_per_px,
+              "classes": [int(c) for c in cls_list], "max_dets": max_dets,
+              "area_range": [float(area_range[0]), float(area_range[1])]}
+    params.pop("scale")
+    return DetectionResult(per_class, overall, _per_frame(p, g, above, is_tp),
+                           {int(c): curves[i] for i, c in enumerate(cls_list)}, pooled, params)
+
+
+def to_coco(
+    gt: pd.DataFrame, pred: pd.DataFrame, *, classes: Iterable[int] | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The COCO ground-truth dataset and results list of two Detections tables.
+
+    Feed them to pycocotools (``COCO()``; ``coco.dataset = dataset``;
+    ``coco.createIndex()``; ``coco.loadRes(results)``) to check spermlab's AP.
+
+    Parameters
+    ----------
+    gt, pred : DataFrame
+        Ground-truth and predicted Detections tables (``gt`` needs no ``score``).
+    classes : iterable of int, optional
+        Categories to write; default every class in either table.
+
+    Returns
+    -------
+    dataset : dict
+        ``images`` (one per frame in either table, ``id`` = frame), ``annotations``
+        (``id`` from 1 in row order, ``bbox = [x - w/2, y - h/2, w, h]``, ``area = w*h``,
+        ``iscrowd = 0``) and ``categories`` (``id`` = class id).
+    results : list of dict
+        One entry per prediction in row order: ``image_id``, ``category_id``, ``bbox``,
+        ``score``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> gt = pd.DataFrame({"frame": [3], "x": [10.0], "y": [20.0], "w": [4.0], "h": [6.0],
+    ...                    "cls": [0]})
+    >>> ds, res = to_coco(gt, gt.assign(score=0.5))
+    >>> ds["annotations"][0]["bbox"], res[0]["score"]
+    ([8.0, 17.0, 4.0, 6.0], 0.5)
+    """
+    g, p = _table(gt, "gt", need_score=False), _table(pred, "pred", need_score=True)
+    cls_list = _class_list(p, g, classes)
+    g, p = g[g["cls"].isin(cls_list)], p[p["cls"].isin(cls_list)]
+
+    def boxes(t: pd.DataFrame) -> list[list[float]]:
+        b = t[["x", "y", "w", "h"]].to_numpy(np.float64)
+        return np.column_stack([b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 2:]]).tolist()
+
+    frames = np.union1d(g["frame"].to_numpy(), p["frame"].to_numpy())
+    anns = [
+        {"id": i + 1, "image_id": int(f), "category_id": int(c), "bbox": b,
+         "area": b[2] * b[3], "iscrowd": 0}
+        for i, (f, c, b) in enumerate(zip(g["frame"], g["cls"], boxes(g), strict=True))
+    ]
+    results = [
+        {"image_id": int(f), "category_id": int(c), "bbox": b, "score": float(s)}
+        for f, c, b, s in zip(p["frame"], p["cls"], boxes(p), p["score"], strict=True)
+    ]
+    dataset = {
+        "images": [{"id": int(f), "file_name": f"frame_{int(f)}"} for f in frames],
+        "annotations": anns,
+        "categories": [{"id": int(c), "name": CLASS_NAMES.get(int(c), str(int(c)))}
+                       for c in cls_list],
+    }
+    return dataset, results

@@ -14,7 +14,8 @@ are used by :func:`spermlab.evaluate.evaluate_detections`:
   threshold are counted on this matching: it never counts fewer true positives than the
   greedy rule.
 
-Both work on *candidate pairs* (prediction index, ground-truth index, similarity) that
+:func:`coco_ap` is COCO's accumulation of the greedy matches into average precision.
+Both matchings work on *candidate pairs* (prediction index, ground-truth index, similarity) that
 share a group (frame and class); :func:`candidate_pairs` finds them for whole tables at
 once with a k-d tree, so no dense per-frame matrix is ever built.
 
@@ -31,24 +32,42 @@ References
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-__all__ = ["box_iou", "candidate_pairs", "centre_distance", "greedy_match", "optimal_match"]
+__all__ = [
+    "RECALL_THRESHOLDS",
+    "GroupedRows",
+    "box_iou",
+    "candidate_pairs",
+    "centre_distance",
+    "coco_ap",
+    "greedy_match",
+    "group_rows",
+    "optimal_match",
+    "scored_pairs",
+]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
+#: COCO's 101 recall points 0:0.01:1, built as ``COCOeval`` builds them.
+RECALL_THRESHOLDS: FloatArray = np.linspace(0.0, 1.0, round(1.0 / 0.01) + 1)
+_EPS = np.spacing(1)
+
 
 def _boxes(a: ArrayLike, name: str) -> FloatArray:
     arr = np.asarray(a, dtype=np.float64)
     if arr.ndim < 1 or arr.shape[-1] != 4:
-        raise ValueError(f"{name}: expected an array of shape (..., 4) [x, y, w, h], got {arr.shape}")
+        raise ValueError(f"{name}: expected shape (..., 4) [x, y, w, h], got {arr.shape}")
     return arr
 
 
@@ -101,7 +120,7 @@ def box_iou(a: ArrayLike, b: ArrayLike) -> FloatArray:
     """
     aa, bb = _boxes(a, "a"), _boxes(b, "b")
     if aa.ndim < 2 or bb.ndim < 2:
-        raise ValueError(f"box_iou: expected (N, 4) and (M, 4) arrays, got {aa.shape} and {bb.shape}")
+        raise ValueError(f"box_iou: expected (N, 4) and (M, 4) arrays, got {aa.shape}, {bb.shape}")
     return _pair_iou(aa[..., :, None, :], bb[..., None, :, :])
 
 
@@ -130,7 +149,8 @@ def centre_distance(a: ArrayLike, b: ArrayLike) -> FloatArray:
     for name, arr in (("a", aa), ("b", bb)):
         if arr.ndim < 2 or arr.shape[-1] not in (2, 4):
             raise ValueError(
-                f"centre_distance: {name} must have shape (..., N, 2) or (..., N, 4), got {arr.shape}"
+                f"centre_distance: {name}: expected shape (..., N, 2) or (..., N, 4), "
+                f"got {arr.shape}"
             )
     d = aa[..., :, None, :2] - bb[..., None, :, :2]
     return np.hypot(d[..., 0], d[..., 1])
@@ -339,3 +359,104 @@ def optimal_match(
     p_all, g_all = np.concatenate(out_p), np.concatenate(out_g)
     order = np.argsort(p_all, kind="stable")
     return p_all[order], g_all[order]
+
+
+def coco_ap(
+    order: IntArray, tp: BoolArray, fp: BoolArray, npig: int
+) -> FloatArray:
+    """COCO ``accumulate`` for one class: AP (mean interpolated precision) per threshold.
+
+    Parameters
+    ----------
+    order : ndarray of int
+        The class's predictions in COCO's order (descending score, stable over frames
+        in id order, each frame's predictions in score order).
+    tp, fp : ndarray of bool, shape (T, N)
+        Non-ignored matched and unmatched predictions at each threshold.
+    npig : int
+        Number of non-ignored ground truths of the class.
+
+    Returns
+    -------
+    ndarray, shape (T,)
+        The mean of the monotone precision read at :data:`RECALL_THRESHOLDS` (0 past the
+        highest recall reached); NaN for every threshold when ``npig`` is 0.
+    """
+    n_thr = tp.shape[0]
+    if npig == 0:
+        return np.full(n_thr, np.nan)
+    tp_sum = np.cumsum(tp[:, order], axis=1, dtype=np.float64)
+    fp_sum = np.cumsum(fp[:, order], axis=1, dtype=np.float64)
+    nd = tp_sum.shape[1]
+    ap = np.zeros(n_thr)
+    if nd == 0:
+        return ap
+    rc = tp_sum / npig
+    pr = tp_sum / (fp_sum + tp_sum + _EPS)
+    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
+    for t in range(n_thr):
+        idx = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
+        q = np.where(idx < nd, pr[t, np.minimum(idx, nd - 1)], 0.0)
+        ap[t] = q.mean()
+    return ap
+
+
+@dataclass(frozen=True, eq=False)
+class GroupedRows:
+    """One table's rows as arrays, with group codes (frame and class) and COCO order.
+
+    ``order`` is the position within the group in COCO's visiting order: predictions
+    by descending score (ties keep row order), ground truths ignored-last (then row
+    order). ``outside`` flags boxes whose area ``w*h`` is outside the area range.
+    """
+
+    frame: IntArray
+    cls: IntArray  # index into the evaluated class list
+    group: IntArray
+    boxes: FloatArray
+    score: FloatArray
+    order: IntArray  # pred: rank by score; gt: ignored last, then row order
+    outside: BoolArray  # area outside area_range
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def group_rows(
+    t: pd.DataFrame, classes: IntArray, area_range: tuple[float, float], *, is_pred: bool
+) -> GroupedRows:
+    """Arrays of the rows of ``t`` whose class is in ``classes`` (sorted class ids)."""
+    t = t[t["cls"].isin(classes)]
+    frame = t["frame"].to_numpy(np.int64)
+    cls = np.searchsorted(classes, t["cls"].to_numpy(np.int64)).astype(np.int64)
+    group = frame * len(classes) + cls
+    boxes = t[["x", "y", "w", "h"]].to_numpy(np.float64)
+    score = t["score"].to_numpy(np.float64)
+    area = boxes[:, 2] * boxes[:, 3]
+    outside = (area < area_range[0]) | (area > area_range[1])
+    row = np.arange(len(t))
+    # COCO: predictions by descending score (stable); ground truths ignored-last (stable).
+    key = -score if is_pred else outside.astype(np.float64)
+    srt = np.lexsort((row, key, group))
+    starts = np.r_[0, np.flatnonzero(np.diff(group[srt])) + 1] if len(t) else np.empty(0, int)
+    pos = np.arange(len(t)) - np.repeat(starts, np.diff(np.r_[starts, len(t)]))
+    order = np.empty(len(t), np.int64)
+    order[srt] = pos
+    return GroupedRows(frame, cls, group, boxes, score, order, outside)
+
+
+def scored_pairs(
+    p: GroupedRows, g: GroupedRows, *, extra_radius: float
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """Candidate pairs of one group with their IoU and centre distance (px).
+
+    Every pair with a positive IoU, or a centre distance up to ``extra_radius`` px, is
+    among them.
+    """
+    sizes = np.concatenate([p.boxes[:, 2:], g.boxes[:, 2:]]).ravel()
+    radius = max(float(sizes.max()) if len(sizes) else 0.0, extra_radius)
+    radius = radius * (1 + 1e-9) + 1e-9
+    pp, pg = candidate_pairs(p.group, p.boxes, g.group, g.boxes, radius=radius)
+    iou = _pair_iou(p.boxes[pp], g.boxes[pg])
+    d = p.boxes[pp, :2] - g.boxes[pg, :2]
+    return pp, pg, iou, np.hypot(d[:, 0], d[:, 1])

@@ -481,9 +481,8 @@ def evaluate_tracking(
     data = sequence_data(
         pred, gt, similarity=similarity, zero_distance=zero_distance, n_frames=n_frames, cls=cls
     )
-    return evaluate_sequence_data(
-        data, similarity=similarity, zero_distance=zero_distance if similarity == "distance" else None
-    )
+    zero = zero_distance if similarity == "distance" else None
+    return evaluate_sequence_data(data, similarity=similarity, zero_distance=zero)
 
 
 def evaluate_sequence_data(

@@ -13,6 +13,7 @@ readers that use them.
 
 from __future__ import annotations
 
+import glob
 import math
 import re
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -31,6 +32,8 @@ T = TypeVar("T")
 
 #: Tolerance (in normalised units) for a box edge that lies just outside the image.
 EDGE_TOL = 1e-6
+
+DECIMAL_COMMA_RE = re.compile(r"-?\d+(,\d+)?")
 
 _CLASS_TEXT = ", ".join(f"{k} ({v})" for k, v in tables.CLASS_NAMES.items())
 
@@ -56,8 +59,8 @@ def read_lines(path: str | PathLike[str], problems: Problems) -> list[str] | Non
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        report(problems, FormatError(path, f"expected UTF-8 text, got undecodable bytes ({exc.reason} "
-                                           f"at byte {exc.start})"))
+        report(problems, FormatError(
+            path, f"expected UTF-8 text, got undecodable bytes ({exc.reason} at byte {exc.start})"))
         return None
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -145,11 +148,11 @@ def check_class(cls: int, name: str = "class") -> None:
 
 
 def check_unit_box(xc: float, yc: float, w: float, h: float) -> None:
-    """Check a normalised YOLO box: values in [0, 1], positive size, inside the image."""
+    """Check a normalised YOLO box: positive size, values in [0, 1], inside the image."""
+    check_size(w, h)
     for name, value in (("x_center", xc), ("y_center", yc), ("width", w), ("height", h)):
         if not 0.0 <= value <= 1.0:
             raise LineError(f"{name}: expected a normalised value in [0, 1], got {value!r}")
-    check_size(w, h)
     for axis, c, s in (("x", xc, w), ("y", yc, h)):
         lo, hi = c - s / 2, c + s / 2
         if lo < -EDGE_TOL or hi > 1 + EDGE_TOL:
@@ -186,51 +189,53 @@ def as_table(table: pd.DataFrame, schema: tables.Schema, name: str) -> pd.DataFr
     return tables.validate(table, schema, name=name, extra="keep")
 
 
-def index_files(
-    sub: Path, pattern: re.Pattern[str], stem: str | None, problems: Problems
-) -> dict[int, Path]:
-    """Map frame -> file for the ``.txt`` files of one label folder."""
+def frame_files(
+    sub: Path,
+    pattern: re.Pattern[str],
+    template: str,
+    *,
+    stem: str | None,
+    frames: Iterable[int] | None,
+    problems: Problems,
+    first: int = 0,
+) -> list[tuple[int, Path]]:
+    """The per-frame files of one video in a folder, in numeric frame order.
+
+    ``pattern`` has the groups ``stem`` and ``n``; ``template`` (``"{stem}_..{n}.txt"``)
+    names the expected files in messages; ``first`` is the number of the first frame in
+    file names (1 for 1-based names). With ``stem``, only files starting with
+    ``<stem>_`` are looked at; without it, the folder must hold the files of one video.
+    File names that do not match, two files of one frame, and requested ``frames``
+    without a file are reported.
+    """
     if not sub.is_dir():
-        raise FileNotFoundError(f"{sub}: expected a label folder, got nothing there")
-    matches = [(p, pattern.fullmatch(p.name)) for p in sorted(sub.glob("*.txt"))]
+        raise FileNotFoundError(f"{sub}: expected a folder of per-frame files, got nothing there")
+    suffix = template.rsplit("}", 1)[-1]
+    candidates = sorted(sub.glob(f"{glob.escape(stem)}_*{suffix}" if stem else f"*{suffix}"))
+    matches = [(p, pattern.fullmatch(p.name)) for p in candidates]
     stems = sorted({m.group("stem") for _, m in matches if m is not None})
     if stem is None and len(stems) > 1:
         raise ValueError(f"{sub}: expected the files of one video, got the stems {stems}; "
                          "pass stem=...")
-    want = pattern.pattern.replace("(?P<stem>.+)", stem or "<stem>")
-    want = want.replace("(?P<n>\\d+)", "<n>").replace("\\", "")
+    stem = stem or (stems[0] if stems else sub.parent.name)
     found: dict[int, Path] = {}
     for path, m in matches:
-        if m is None or (stem is not None and m.group("stem") != stem):
+        n = -1 if m is None or m.group("stem") != stem else int(m.group("n")) - first
+        if n < 0:
+            want = re.sub(r"\{n[^}]*\}", f"<n >= {first}>", template).format(stem=stem)
             report(problems, FormatError(path, f"file name: expected {want}, got {path.name}"))
-        elif int(m.group("n")) in found:
-            report(problems, FormatError(path, f"expected one file for frame "
-                          f"{int(m.group('n'))}, got {found[int(m.group('n'))].name} and {path.name}"))
+        elif n in found:
+            report(problems, FormatError(path, f"expected one file for frame {n}, got "
+                                               f"{found[n].name} and {path.name}"))
         else:
-            found[int(m.group("n"))] = path
-    return found
-
-
-def select_frames(
-    found: dict[int, Path],
-    frames: Iterable[int] | None,
-    sub: Path,
-    template: str,
-    stem: str | None,
-    problems: Problems,
-) -> list[tuple[int, Path]]:
-    """The files of the requested frames, in numeric frame order."""
+            found[n] = path
     if frames is None:
         return sorted(found.items())
-    out = []
-    for n in sorted(set(frames)):
-        if n in found:
-            out.append((n, found[n]))
-            continue
-        name = template.format(stem=stem or sub.parent.name, n=n)
-        report(problems, FormatError(
-            sub / name, f"expected a label file for frame {n}, got none"))
-    return out
+    wanted = {int(n) for n in frames}
+    for n in sorted(wanted - set(found)):
+        report(problems, FormatError(sub / template.format(stem=stem, n=n + first),
+                                     f"expected a file for frame {n}, got none"))
+    return [(n, found[n]) for n in sorted(wanted & set(found))]
 
 
 def frame_groups(
@@ -240,12 +245,12 @@ def frame_groups(
     present = sorted(set(table["frame"].tolist()))
     if frames is None:
         wanted = present
-    elif isinstance(frames, (int, np.integer)):
+    elif isinstance(frames, int | np.integer):
         wanted = list(range(int(frames)))
     else:
         wanted = sorted({int(f) for f in frames})
     if wanted and wanted[0] < 0:
-        raise ValueError(f"frames: expected 0-based frame indices >= 0, got {wanted[0]}")
+        raise ValueError(f"{name}: expected 0-based frames >= 0, got {wanted[0]}")
     extra = sorted(set(present) - set(wanted))
     if extra:
         raise ValueError(f"{name}: expected boxes only in the given frames, got boxes in "
@@ -255,6 +260,38 @@ def frame_groups(
     return [(f, by_frame.get(f, empty)) for f in wanted]
 
 
+def check_unique_ids(table: pd.DataFrame, name: str) -> None:
+    """Raise ``ValueError`` when a ``track_id`` occurs twice in one frame of ``table``."""
+    dup = table.duplicated(["frame", "track_id"]).to_numpy()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise ValueError(f"{name}: expected each track id once per frame, got track "
+                         f"{table['track_id'][i]} twice in frame {table['frame'][i]} (row {i})")
+
+
 def write_lines(path: Path, lines: list[str]) -> Path:
+    """Write ``lines`` as UTF-8 text with LF line ends (an empty list: an empty file)."""
     path.write_text("".join(ln + "\n" for ln in lines), encoding="utf-8")
     return path
+
+
+def decimal_comma_row(line: str, header: list[str], na: frozenset[str]) -> list[float]:
+    """Parse one ``;``-separated row of decimal-comma numbers (the first one a positive id).
+
+    Cells in ``na`` are NaN (not allowed for the id in the first column).
+    """
+    cells = line.split(";")
+    if len(cells) != len(header):
+        raise LineError(f"expected {len(header)} cells separated by ';', got {len(cells)}")
+    row = []
+    for i, (name, cell) in enumerate(zip(header, cells, strict=True)):
+        cell = cell.strip()
+        if cell in na and i > 0:
+            row.append(float("nan"))
+        elif DECIMAL_COMMA_RE.fullmatch(cell):
+            row.append(float(cell.replace(",", ".")))
+        else:
+            raise LineError(f"{name}: expected a decimal-comma number, got {cell!r}")
+    if row[0] != int(row[0]) or row[0] < 1:
+        raise LineError(f"{header[0]}: expected a positive integer, got {cells[0]!r}")
+    return row

@@ -36,8 +36,7 @@ def open_source(path: str | PathLike[str], *, fps: float | None = None) -> Frame
     Returns
     -------
     FrameSource
-        A :class:`~spermlab.io.video.VideoReader` or a
-        :class:`~spermlab.io.frames.FrameFolder`; both have ``fps_source``.
+        A ``VideoReader`` or a ``FrameFolder``; both also have ``fps_source``.
 
     Raises
     ------

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from fractions import Fraction
 from os import PathLike
 from pathlib import Path
@@ -144,7 +144,7 @@ class VideoReader:
             f"fps={self.fps:g} ({self.fps_source}), n_frames={self.n_frames})"
         )
 
-    def __iter__(self) -> Iterator[Frame]:
+    def __iter__(self) -> Generator[Frame, None, None]:
         """Decode the video from the start, yielding one :class:`Frame` at a time."""
         container = _open_container(self.path)
         try:
@@ -181,16 +181,18 @@ class VideoReader:
             raise TypeError(f"index must be an int, got {type(index).__name__}")
         if index < 0 or (self.n_frames is not None and index >= self.n_frames):
             raise IndexError(f"{self.path}: frame {index} out of range [0, {self.n_frames})")
-        frames = iter(self)
+        frames = self.__iter__()
         try:
             for frame in frames:
                 if frame.index == index:
                     return frame
         finally:
-            frames.close()  # type: ignore[attr-defined]
+            frames.close()  # release the file now, not when the generator is collected
         raise IndexError(f"{self.path}: frame {index} out of range; the video ended earlier")
 
-    def _decode(self, av_frames: Iterator[av.VideoFrame], time_base: Fraction | None):
+    def _decode(
+        self, av_frames: Iterator[av.VideoFrame], time_base: Fraction | None
+    ) -> Generator[Frame, None, None]:
         index, origin, previous, warned = 0, None, None, False
         while True:
             try:

@@ -16,6 +16,18 @@ Every line follows the rules of :mod:`spermlab.io.yolo`; ``labels_ftid`` lines a
 need a track id that occurs at most once per frame, and (``check_labels=True``) must
 equal the line at the same position of the matching ``labels`` file.
 
+Examples
+--------
+>>> import tempfile, pandas as pd
+>>> tracks = pd.DataFrame({"frame": [0, 2], "x": [320.0, 330.0], "y": [240.0, 250.0],
+...     "w": [16.0, 16.0], "h": [24.0, 24.0], "cls": [0, 0], "score": [1.0, 1.0],
+...     "track_id": [7, 7]})
+>>> folder = tempfile.mkdtemp()
+>>> _ = write_visem_tracks(tracks, folder, stem="11", frames=3, id_map={7: "ckz3v9"})
+>>> back, id_map = read_visem_tracks(folder)
+>>> back["frame"].tolist(), back["track_id"].tolist(), id_map
+([0, 2], [0, 0], {0: 'ckz3v9'})
+
 References
 ----------
 Thambawita V. et al., "VISEM-Tracking, a human spermatozoa tracking dataset",
@@ -42,14 +54,8 @@ from spermlab.io import _lines, yolo
 from spermlab.io._lines import LineError, Problems
 
 __all__ = [
-    "CLINICAL_TABLES",
-    "DEFAULT_SIZE",
-    "TrackSet",
-    "read_clinical",
-    "read_frame_counts",
-    "read_visem_detections",
-    "read_visem_tracks",
-    "write_visem_labels",
+    "CLINICAL_TABLES", "DEFAULT_SIZE", "NA_MARKERS", "TrackSet", "read_clinical",
+    "read_frame_counts", "read_visem_detections", "read_visem_tracks", "write_visem_labels",
     "write_visem_tracks",
 ]
 
@@ -58,6 +64,8 @@ DEFAULT_SIZE: tuple[int, int] = (640, 480)
 
 _LABEL_RE = re.compile(r"(?P<stem>.+)_frame_(?P<n>\d+)\.txt")
 _FTID_RE = re.compile(r"(?P<stem>.+)_frame_(?P<n>\d+)_with_ftid\.txt")
+_LABEL_NAME = "{stem}_frame_{n}.txt"
+_FTID_NAME = "{stem}_frame_{n}_with_ftid.txt"
 _FTID_FIELDS = ("track_id", *yolo.FIELDS)
 
 PathArg = str | PathLike[str]
@@ -136,14 +144,10 @@ def read_visem_detections(
         For a malformed line (see :mod:`spermlab.io.yolo`), a label file name that does
         not follow ``<stem>_frame_<n>.txt``, two files of one frame, or a requested frame
         without a file, unless ``problems`` is given.
-
-    Examples
-    --------
-    >>> det = read_visem_detections(data / "visem_tracking/11", frames=[0])  # doctest: +SKIP
     """
     folder = Path(folder)
-    files = _lines.select_frames(_lines.index_files(folder / "labels", _LABEL_RE, stem, problems), frames,
-                    folder / "labels", "{stem}_frame_{n}.txt", stem, problems)
+    files = _lines.frame_files(folder / "labels", _LABEL_RE, _LABEL_NAME, stem=stem,
+                               frames=frames, problems=problems)
     w, h = _image_size(folder, files, width, height)
     rows: list = []
     frame_col: list[int] = []
@@ -191,14 +195,17 @@ def read_visem_tracks(
         ``problems`` is given.
     """
     folder = Path(folder)
-    sub = folder / "labels_ftid"
-    files = _lines.select_frames(_lines.index_files(sub, _FTID_RE, stem, problems), frames, sub,
-                    "{stem}_frame_{n}_with_ftid.txt", stem, problems)
+    files = _lines.frame_files(folder / "labels_ftid", _FTID_RE, _FTID_NAME, stem=stem,
+                               frames=frames, problems=problems)
     w, h = _image_size(folder, files, width, height)
     labels: dict[int, Path] | None = None
     if check_labels:
-        labels = _lines.index_files(folder / "labels", _LABEL_RE, stem, problems)
-        _report_orphans(labels, files, frames is None, problems)
+        labels = dict(_lines.frame_files(folder / "labels", _LABEL_RE, _LABEL_NAME, stem=stem,
+                                         frames=None, problems=problems))
+        orphans = sorted(set(labels) - {f for f, _ in files}) if frames is None else []
+        for frame in orphans:
+            _lines.report(problems, FormatError(
+                labels[frame], f"expected a labels_ftid file for frame {frame}, got none"))
     key_to_id: dict[str, int] = {}
     rows: list = []
     frame_col: list[int] = []
@@ -256,7 +263,7 @@ def _reference_lines(
         return None
     if frame not in labels:
         _lines.report(problems, FormatError(
-            path.parent.parent / "labels",
+            path.parent.parent / "labels" / (path.name.removesuffix("_with_ftid.txt") + ".txt"),
             f"expected a labels file for frame {frame} matching {path.name} "
             "(check_labels=True), got none"))
         return None
@@ -274,30 +281,13 @@ def _compare(ref: tuple[Path, list], pos: int, values: tuple, fields: list[str])
                         f"{ref_line.strip()!r}, got {' '.join(fields)!r}")
 
 
-def _report_orphans(
-    labels: dict[int, Path], files: list[tuple[int, Path]], all_frames: bool, problems: Problems
-) -> None:
-    if not all_frames:
-        return
-    have = {f for f, _ in files}
-    for frame in sorted(set(labels) - have):
-        _lines.report(problems, FormatError(
-            labels[frame], f"expected a labels_ftid file for frame {frame}, got none"))
-
-
 def _image_size(
     folder: Path, files: list[tuple[int, Path]], width: int | None, height: int | None
 ) -> tuple[int, int]:
     """Image size: from the first frame's image if present, else the arguments or default."""
-    image = None
-    if files:
-        m = _LABEL_RE.fullmatch(files[0][1].name) or _FTID_RE.fullmatch(files[0][1].name)
-        base = f"{m.group('stem')}_frame_{files[0][0]}" if m else ""
-        for ext in (".jpg", ".jpeg", ".png"):
-            candidate = folder / "images" / (base + ext)
-            if base and candidate.is_file():
-                image = candidate
-                break
+    base = files[0][1].name.removesuffix("_with_ftid.txt").removesuffix(".txt") if files else ""
+    image = next((p for ext in (".jpg", ".png") if (p := folder / "images" / (base + ext)).is_file()
+                  and base), None)
     if image is None:
         return (width or DEFAULT_SIZE[0], height or DEFAULT_SIZE[1])
     try:
@@ -351,14 +341,8 @@ def write_visem_labels(
         written as a valid normalised box.
     """
     table = _lines.as_table(detections, tables.DETECTIONS, "detections")
-    groups = _lines.frame_groups(table, frames, "detections")
-    out_dir = Path(folder) / "labels"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for frame, rows in groups:
-        lines = yolo.format_lines(rows, width=width, height=height, name=f"frame {frame}")
-        written.append(_lines.write_lines(out_dir / f"{stem}_frame_{frame}.txt", lines))
-    return written
+    return _write_folder(table, Path(folder), None, stem=stem, width=width, height=height,
+                         frames=frames, labels=True)
 
 
 def write_visem_tracks(
@@ -401,24 +385,31 @@ def write_visem_tracks(
     """
     table = _lines.as_table(tracks, tables.TRACKS, "tracks")
     keys = _track_keys(table, id_map)
-    table = table.assign(_key=keys)
-    dup = table.duplicated(["frame", "_key"])
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise ValueError(f"tracks: expected each track id once per frame, got track "
-                         f"{table['track_id'][i]} twice in frame {table['frame'][i]} (row {i})")
-    groups = _lines.frame_groups(table, frames, "tracks")
-    ftid_dir = Path(folder) / "labels_ftid"
-    ftid_dir.mkdir(parents=True, exist_ok=True)
-    if labels:
-        (Path(folder) / "labels").mkdir(exist_ok=True)
+    _lines.check_unique_ids(table, "tracks")
+    return _write_folder(table, Path(folder), keys, stem=stem, width=width, height=height,
+                         frames=frames, labels=labels)
+
+
+def _write_folder(
+    table: pd.DataFrame, folder: Path, keys: list[str] | None, *, stem: str, width: int,
+    height: int, frames: int | Iterable[int] | None, labels: bool,
+) -> list[Path]:
+    """Write ``labels_ftid/`` (when ``keys``) and ``labels/`` files; return the main ones."""
+    table = table.assign(_key=keys if keys is not None else "")
+    subs = (["labels_ftid"] if keys is not None else []) + (["labels"] if labels else [])
+    for sub in subs:
+        (folder / sub).mkdir(parents=True, exist_ok=True)
     written = []
-    for frame, rows in groups:
+    for frame, rows in _lines.frame_groups(table, frames, "tracks" if keys else "detections"):
         lines = yolo.format_lines(rows, width=width, height=height, name=f"frame {frame}")
-        with_ids = [f"{k} {ln}" for k, ln in zip(rows["_key"], lines, strict=True)]
-        written.append(_lines.write_lines(ftid_dir / f"{stem}_frame_{frame}_with_ftid.txt", with_ids))
         if labels:
-            _lines.write_lines(Path(folder) / "labels" / f"{stem}_frame_{frame}.txt", lines)
+            path = _lines.write_lines(folder / "labels" / _LABEL_NAME.format(stem=stem, n=frame),
+                                      lines)
+        if keys is not None:
+            path = _lines.write_lines(
+                folder / "labels_ftid" / _FTID_NAME.format(stem=stem, n=frame),
+                [f"{k} {ln}" for k, ln in zip(rows["_key"], lines, strict=True)])
+        written.append(path)
     return written
 
 
@@ -434,7 +425,7 @@ def _track_keys(table: pd.DataFrame, id_map: Mapping[int, str] | None) -> list[s
     owner: dict[str, int] = {}
     for i in used:
         key = id_map[i]
-        if not isinstance(key, str) or not key or len(key.split()) != 1 or key != key.strip():
+        if not isinstance(key, str) or key.split() != [key]:
             raise ValueError(f"id_map: expected a non-empty string without whitespace for "
                              f"track {i}, got {key!r}")
         if owner.setdefault(key, i) != i:
@@ -456,9 +447,8 @@ def read_frame_counts(
 ) -> pd.DataFrame:
     """Read ``sperm_counts_per_frame.csv``, the official VISEM-Tracking counts per frame.
 
-    The file has the header ``frame_name, sperm_count, cluster_count,
-    small_or_pinhead_count`` (the names after the first start with a space, which is
-    accepted) and rows such as ``11_frame_0,43,0,0``.
+    Header ``frame_name, sperm_count, cluster_count, small_or_pinhead_count`` (the
+    leading spaces are accepted), rows such as ``11_frame_0,43,0,0``.
 
     Parameters
     ----------
@@ -470,16 +460,15 @@ def read_frame_counts(
     Returns
     -------
     DataFrame
-        Columns ``video_id``, ``frame`` (0-based), ``sperm``, ``cluster``,
-        ``small_or_pinhead`` (all int64), sorted by video and frame.
+        ``video_id``, ``frame`` (0-based), ``sperm``, ``cluster``, ``small_or_pinhead``
+        (all int64), sorted by video and frame.
 
     Raises
     ------
     spermlab.FormatError
-        For a wrong header (always raised: nothing can be read), and, unless
-        ``problems`` is given, a row without 4 fields, a frame name not of the form
-        ``<video>_frame_<n>``, a count that is not a non-negative integer, or a
-        (video, frame) pair seen before.
+        For a wrong header or bad encoding (always), and, unless ``problems`` is given,
+        a row without 4 fields, a frame name not ``<video>_frame_<n>``, a count that is
+        not a non-negative integer, or a frame seen before.
     """
     lines = _lines.read_lines(path, None) or [""]
     header = tuple(h.strip() for h in lines[0].split(","))
@@ -527,9 +516,6 @@ _SEMEN_ALIASES = {
 
 #: Cell texts read as a missing value (NaN); participant 24 has "Not reported".
 NA_MARKERS = frozenset({"Not reported"})
-
-_DECIMAL_COMMA_RE = re.compile(r"-?\d+(,\d+)?")
-
 
 def read_clinical(
     source: PathArg,
@@ -585,8 +571,9 @@ def read_clinical(
     lines = _lines.read_lines(path, None) or [""]
     header = lines[0].split(";")
     _check_clinical_header(path, header, table, lines[0])
-    rows = _lines.parse_rows(path, lines, lambda ln: _clinical_row(ln, header), problems,
-                             start=1, key=lambda r: int(r[0]), key_name="ID")
+    rows = _lines.parse_rows(
+        path, lines, lambda ln: _lines.decimal_comma_row(ln, header, NA_MARKERS), problems,
+        start=1, key=lambda r: int(r[0]), key_name="ID")
     data = np.array(rows, dtype="float64").reshape(len(rows), len(header))
     out = pd.DataFrame(data[:, 1:], columns=header[1:])
     out.insert(0, "participant_id", data[:, 0].astype("int64"))
@@ -601,33 +588,12 @@ _CLINICAL_N_COLUMNS = {"semen_analysis": 16, "participant": 4, "sex_hormones": 9
 
 
 def _check_clinical_header(path: Path, header: list[str], table: str, line: str) -> None:
-    n = _CLINICAL_N_COLUMNS[table]
-    problem = None
-    if header[0] != "ID":
-        problem = f"header: expected 'ID' as the first column, got {header[0]!r}"
-    elif len(header) != n:
-        problem = f"header: expected {n} columns for table {table!r}, got {len(header)}"
-    elif len(set(header)) != n:
-        problem = "header: expected distinct column names, got repeated names"
-    elif table == "semen_analysis" and set(_SEMEN_ALIASES.values()) - set(header):
-        problem = f"header: expected the columns {sorted(set(_SEMEN_ALIASES.values()) - set(header))}"
-    if problem is not None:
-        raise FormatError(path, problem, line_no=1, line=line)
-
-
-def _clinical_row(line: str, header: list[str]) -> list[float]:
-    cells = line.split(";")
-    if len(cells) != len(header):
-        raise LineError(f"expected {len(header)} cells separated by ';', got {len(cells)}")
-    row = []
-    for name, cell in zip(header, cells, strict=True):
-        cell = cell.strip()
-        if cell in NA_MARKERS and name != "ID":
-            row.append(float("nan"))
-        elif _DECIMAL_COMMA_RE.fullmatch(cell):
-            row.append(float(cell.replace(",", ".")))
-        else:
-            raise LineError(f"{name}: expected a decimal-comma number, got {cell!r}")
-    if row[0] != int(row[0]) or row[0] < 1:
-        raise LineError(f"ID: expected a positive integer, got {cells[0]!r}")
-    return row
+    n, need = _CLINICAL_N_COLUMNS[table], set(_SEMEN_ALIASES.values())
+    if header[0] != "ID" or len(header) != n or len(set(header)) != n or (
+        table == "semen_analysis" and not need <= set(header)
+    ):
+        raise FormatError(path, f"header: expected {n} distinct columns starting with 'ID' for "
+                                f"table {table!r}, got {len(header)} starting with {header[0]!r}"
+                                + ("" if need <= set(header) or table != "semen_analysis"
+                                   else f" (missing {sorted(need - set(header))})"),
+                          line_no=1, line=line)

@@ -1,0 +1,78 @@
+"""The results folder of one analysis (DESIGN §6): stable names, summary.json last.
+
+::
+
+    <out>/detections.{csv,parquet}   Detections table
+    <out>/tracks.{csv,parquet}       Tracks table
+    <out>/kinematics.{csv,parquet}   Kinematics table with grades
+    <out>/drift.csv                  estimated field drift per frame (px)
+    <out>/labels_ftid/, labels/      tracks in the VISEM-Tracking layout
+    <out>/mot.txt                    tracks as MOTChallenge txt (1-based frames and ids)
+    <out>/summary.json               SampleResult; written last and atomically
+
+A folder is complete only when ``summary.json`` exists.
+"""
+
+from __future__ import annotations
+
+import json
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from spermlab.io.atomic import write_json, write_table
+
+__all__ = ["SUMMARY", "is_complete", "read_results", "write_results"]
+
+SUMMARY = "summary.json"
+
+
+def write_results(
+    out: str | PathLike[str],
+    *,
+    detections: pd.DataFrame,
+    tracks: pd.DataFrame,
+    kinematics: pd.DataFrame,
+    drift: pd.DataFrame,
+    summary: dict[str, Any],
+    width: int,
+    height: int,
+    n_frames: int,
+    stem: str = "sample",
+) -> Path:
+    """Write every result file, then ``summary.json`` atomically; return the folder."""
+    from spermlab.io.mot import write_mot
+    from spermlab.io.visem import write_visem_tracks
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / SUMMARY).unlink(missing_ok=True)  # the folder is incomplete until the end
+    write_table(detections, folder / "detections")
+    write_table(tracks, folder / "tracks")
+    write_table(kinematics, folder / "kinematics")
+    write_table(drift, folder / "drift", formats=("csv",))
+    write_visem_tracks(tracks, folder, stem=stem, width=width, height=height,
+                       frames=range(n_frames))  # fmt: skip
+    write_mot(tracks, folder / "mot.txt")
+    write_json(folder / SUMMARY, summary)
+    return folder
+
+
+def is_complete(folder: str | PathLike[str]) -> bool:
+    """True when the folder holds a finished analysis (its summary.json exists)."""
+    return (Path(folder) / SUMMARY).is_file()
+
+
+def read_results(folder: str | PathLike[str]) -> dict[str, Any]:
+    """Read a results folder back: ``summary`` (dict) and the three tables."""
+    folder = Path(folder)
+    if not is_complete(folder):
+        raise FileNotFoundError(f"{folder}: no {SUMMARY}; the analysis did not finish")
+    return {
+        "summary": json.loads((folder / SUMMARY).read_text(encoding="utf-8")),
+        "detections": pd.read_parquet(folder / "detections.parquet"),
+        "tracks": pd.read_parquet(folder / "tracks.parquet"),
+        "kinematics": pd.read_parquet(folder / "kinematics.parquet"),
+    }

@@ -152,6 +152,8 @@ def test_clinical_tables_read_as_numbers(data_dir: Path) -> None:
     assert missing["participant_id"].tolist() == [24]  # abstinence time "Not reported"
     with pytest.raises(ValueError, match="table: expected one of"):
         read_clinical(data_dir / "visem", table="hormones")
+    by_name = read_clinical(data_dir / "visem" / "sex_hormones.csv")  # table from the name
+    assert by_name.shape == (85, 9)
 
 
 # --- writers -----------------------------------------------------------------------------
@@ -315,11 +317,11 @@ def test_each_counts_rule(name: str, line_no: int, fragment: str) -> None:
 def test_each_clinical_rule(name: str, line_no: int, fragment: str) -> None:
     path = MALFORMED / "clinical" / name
     with pytest.raises(FormatError) as info:
-        read_clinical(path)
+        read_clinical(path, table="semen_analysis")
     assert fragment in info.value.message and info.value.line_no == line_no
     if line_no > 1:
         problems: list[FormatError] = []
-        df = read_clinical(path, problems=problems)
+        df = read_clinical(path, table="semen_analysis", problems=problems)
         assert len(problems) == 1 and df["participant_id"].tolist()[:1] == [1]
 
 

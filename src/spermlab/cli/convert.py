@@ -1,1 +1,64 @@
-"""``spermlab convert``: VISEM-Tracking <-> MOTChallenge <-> COCO (filled in with io/)."""
+"""``spermlab convert``: between VISEM-Tracking, MOTChallenge, COCO and spermlab tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, setup_logging
+
+FORMATS = ("visem", "mot", "coco", "csv", "parquet")
+
+
+@app.command()
+def convert(
+    source: Path = typer.Argument(..., help="VISEM folder, MOT .txt, COCO .json, .csv/.parquet or results folder."),
+    to: str = typer.Option(..., "--to", help="visem, mot, coco, csv or parquet."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file (folder for --to visem)."),
+    boxes: bool = typer.Option(False, "--boxes", help="Convert boxes only (no track ids)."),
+    width: int = typer.Option(640, help="Image width in px (VISEM, COCO)."),
+    height: int = typer.Option(480, help="Image height in px (VISEM, COCO)."),
+    stem: str = typer.Option("", help="File-name prefix for --to visem (default: the source's name)."),
+    json_out: bool = JsonOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Convert boxes and tracks between layouts, losslessly to each format's precision.
+
+    Examples:
+
+      spermlab convert ../shared/data/visem_tracking/11 --to mot --out 11.txt
+
+      spermlab convert 11.txt --to visem --out 11_visem --stem 11
+
+      spermlab convert ../shared/data/visem_tracking/11 --boxes --to coco --out 11.json
+    """
+    from spermlab.io import coco, mot, visem
+    from spermlab.io.atomic import write_table
+    from spermlab.io.load import read_boxes
+
+    setup_logging(quiet)
+    if to not in FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}, got {to!r}", param_hint="--to")
+    table = read_boxes(source, tracks=not boxes)
+    n_frames = int(table["frame"].max()) + 1 if len(table) else 0
+    if to == "visem":
+        name = stem or source.stem
+        if boxes:
+            visem.write_visem_labels(table, out, stem=name, width=width, height=height, frames=n_frames)
+        else:
+            visem.write_visem_tracks(table, out, stem=name, width=width, height=height, frames=n_frames)
+    elif to == "mot":
+        if boxes:
+            raise typer.BadParameter("MOTChallenge files hold tracks; drop --boxes", param_hint="--to")
+        mot.write_mot(table, out, kind="gt")  # the 9-field layout keeps the class
+    elif to == "coco":
+        coco.write_coco(table, out, width=width, height=height, frames=range(n_frames))
+    else:
+        write_table(table, out.with_suffix(""), formats=(to,))
+    info = {"source": str(source), "to": to, "out": str(out), "rows": len(table), "frames": n_frames,
+            "tracks": int(table["track_id"].nunique()) if "track_id" in table else None}  # fmt: skip
+    if json_out:
+        emit_json(info)
+    else:
+        typer.echo(f"wrote {info['rows']} boxes over {n_frames} frames to {out}")

@@ -20,6 +20,7 @@ __all__ = [
     "dark_depth",
     "gather",
     "half_resolution",
+    "hessian",
     "local_maxima",
     "merge_connected_peaks",
     "noise_sigma",
@@ -84,14 +85,15 @@ def noise_sigma(residual: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(r - med)))
 
 
-def local_maxima(a: np.ndarray, threshold: float, radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixels above ``threshold`` that are the maximum of their (2r+1)^2 window.
+def local_maxima(
+    a: np.ndarray, mask: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of ``mask`` that are the maximum of ``a`` in their (2r+1)^2 window.
 
-    Only the pixels above the threshold are tested, which keeps the cost low on
-    sparse images. Plateaus give several maxima; :func:`merge_connected_peaks`
-    removes them.
+    Only the pixels of the mask are tested, which keeps the cost low on sparse
+    images. Plateaus give several maxima; :func:`merge_connected_peaks` removes them.
     """
-    y, x = np.nonzero(a > threshold)
+    y, x = np.nonzero(mask)
     if len(y) == 0:
         return y, x
     h, w = a.shape
@@ -191,11 +193,13 @@ class Regions:
     touches: np.ndarray
 
 
-def region_moments(patches: np.ndarray, level: np.ndarray) -> Regions:
+def region_moments(patches: np.ndarray, level: np.ndarray, centroid_radius: float) -> Regions:
     """Measure the region above ``level`` (one value per patch) that holds the centre.
 
-    The centroid is weighted by the grey level above ``level``; the shape uses the
-    unweighted region (+1/12 px^2 for the pixel size).
+    The centroid is weighted by the grey level above ``level`` and taken over the
+    part of the region within ``centroid_radius`` px of the patch centre (Crocker &
+    Grier 1996), so that a region that continues into a neighbour does not pull it
+    away; the shape uses the whole, unweighted region (+1/12 px^2 for the pixel size).
     """
     n, s, _ = patches.shape
     rad = s // 2
@@ -206,7 +210,8 @@ def region_moments(patches: np.ndarray, level: np.ndarray) -> Regions:
     d = np.arange(-rad, rad + 1, dtype=np.float64)
     area = comp.sum(axis=(1, 2)).astype(np.float64)
     safe = np.maximum(area, 1.0)
-    wgt = np.where(comp, patches - level[:, None, None], 0.0)
+    disc = (d[:, None] ** 2 + d[None, :] ** 2) <= centroid_radius**2
+    wgt = np.where(comp & disc, patches - level[:, None, None], 0.0)
     wsum = np.maximum(wgt.sum(axis=(1, 2)), 1e-12)
     cy = (wgt.sum(axis=2) * d).sum(axis=1) / wsum
     cx = (wgt.sum(axis=1) * d).sum(axis=1) / wsum
@@ -217,14 +222,14 @@ def region_moments(patches: np.ndarray, level: np.ndarray) -> Regions:
     sxx = (cols * d**2).sum(axis=1) / safe - mx**2 + 1 / 12
     sxy = np.einsum("nij,i,j->n", comp.astype(np.float64), d, d) / safe - mx * my
     half_tr = 0.5 * (sxx + syy)
-    disc = np.sqrt(np.maximum(half_tr**2 - (sxx * syy - sxy**2), 0.0))
+    spread = np.sqrt(np.maximum(half_tr**2 - (sxx * syy - sxy**2), 0.0))
     touches = comp[:, 0, :].any(1) | comp[:, -1, :].any(1) | comp[:, :, 0].any(1) | comp[:, :, -1].any(1)
     return Regions(
         area=area,
         cx=cx,
         cy=cy,
-        length=4 * np.sqrt(half_tr + disc),
-        width=4 * np.sqrt(np.maximum(half_tr - disc, 0.0)),
+        length=4 * np.sqrt(half_tr + spread),
+        width=4 * np.sqrt(np.maximum(half_tr - spread, 0.0)),
         box_w=4 * np.sqrt(np.maximum(sxx, 0.0)),
         box_h=4 * np.sqrt(np.maximum(syy, 0.0)),
         touches=touches,
@@ -245,46 +250,46 @@ def dark_depth(dark: np.ndarray, x: np.ndarray, y: np.ndarray, radius: float, ce
     return patches[:, inside].min(axis=1)
 
 
+def hessian(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Second differences ``(gxx, gyy, gxy)`` of an image (edges replicated)."""
+    p = np.pad(g, 1, mode="edge")
+    gxx = p[1:-1, 2:] + p[1:-1, :-2] - 2 * g
+    gyy = p[2:, 1:-1] + p[:-2, 1:-1] - 2 * g
+    gxy = 0.25 * (p[2:, 2:] - p[2:, :-2] - p[:-2, 2:] + p[:-2, :-2])
+    return gxx, gyy, gxy
+
+
 def tail_evidence(
-    g: np.ndarray,
+    hess: tuple[np.ndarray, np.ndarray, np.ndarray],
     x: np.ndarray,
     y: np.ndarray,
     r0: float,
     r1: float,
     *,
-    n_angles: int = 24,
+    n_angles: int = 48,
     step: float = 1.5,
-    h: float = 2.0,
-    polarity: int = -1,
 ) -> np.ndarray:
-    """Strength of the best thin line leaving each point radially (a flagellum).
+    """Strength of the best thin dark line leaving each point radially (a flagellum).
 
     Along rays at ``n_angles`` directions, from ``r0`` to ``r1`` px, the second
-    difference across the ray (spacing ``h``) measures a line running along the ray
-    (positive for a dark line when ``polarity`` is -1); the second difference along
-    the ray is subtracted so that blobs and edges, which curve both ways, score low.
-    Rings and halos centred on the point run across the rays and score zero. Each
-    ray may bend by one angular step per sample (tails curve). Returns the best
-    ray's mean line strength, in the grey units of ``g``.
+    derivative across the ray (from the Hessian ``hess`` of the smoothed image)
+    measures a dark line running along the ray; the absolute second derivative along
+    the ray is subtracted, so that blobs, which curve both ways, score low. Rings and
+    halos centred on the point run across the rays and score zero. Returns the best
+    ray's mean line strength, in the units of ``hess``.
     """
     n = len(x)
     if n == 0:
         return np.zeros(0)
+    gxx, gyy, gxy = hess
+    hgt, wid = gxx.shape
     th = np.arange(n_angles) * (2 * np.pi / n_angles)
     rs = np.arange(r0, r1 + 1e-9, step)
     c, s = np.cos(th)[None, :, None], np.sin(th)[None, :, None]
-    px = x[:, None, None] + rs[None, None, :] * c
-    py = y[:, None, None] + rs[None, None, :] * s
-    hgt, wid = g.shape
-
-    def at(ox: np.ndarray, oy: np.ndarray) -> np.ndarray:
-        xi = np.clip(np.rint(px + ox), 0, wid - 1).astype(np.intp)
-        yi = np.clip(np.rint(py + oy), 0, hgt - 1).astype(np.intp)
-        return g[yi, xi]
-
-    centre = at(0.0 * c, 0.0 * s)
-    across = at(-h * s, h * c) + at(h * s, -h * c) - 2 * centre
-    along = at(h * c, h * s) + at(-h * c, -h * s) - 2 * centre
-    line = np.maximum(-polarity * across - np.abs(along), 0.0)
-    bent = np.maximum(np.maximum(line, np.roll(line, 1, axis=1)), np.roll(line, -1, axis=1))
-    return bent.mean(axis=2).max(axis=1)
+    xi = np.clip(np.rint(x[:, None, None] + rs[None, None, :] * c), 0, wid - 1).astype(np.intp)
+    yi = np.clip(np.rint(y[:, None, None] + rs[None, None, :] * s), 0, hgt - 1).astype(np.intp)
+    a, b, e = gxx[yi, xi], gyy[yi, xi], gxy[yi, xi]
+    across = a * s * s - 2 * e * s * c + b * c * c
+    along = a * c * c + 2 * e * s * c + b * s * s
+    line = np.maximum(across - np.abs(along), 0.0)
+    return line.mean(axis=2).max(axis=1)

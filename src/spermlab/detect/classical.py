@@ -251,7 +251,7 @@ class ClassicalDetector:
         length = self._scale_for(f)
         ctx = _Context.build(f, length)
         x, y = ctx.peaks()
-        feats = ctx.measure(x, y, tail_polarity=-1)
+        feats = ctx.measure(x, y)
         feats["score"] = _score(feats, length, self.min_contrast)
         feats["head_length_px"] = length
         return feats.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
@@ -284,7 +284,7 @@ class ClassicalDetector:
         x, y = x[top], y[top]
         radius = int(np.ceil(0.75 * hi))
         patches = ft.gather(ctx.g1, x, y, radius) - ctx.bg_at(x, y)[:, None, None]
-        reg = ft.region_moments(patches, 0.5 * patches[:, radius, radius])
+        reg = ft.region_moments(patches, 0.5 * patches[:, radius, radius], 0.5 * lo)
         ok = ~reg.touches
         if ok.sum() < 3:
             return lo
@@ -384,8 +384,8 @@ class _Context:
     grid: np.ndarray  # coarse background
     cell: float  # background grid cell (px)
     sigma: float  # noise sigma of the raw image
-    line_sigma: float  # noise sigma of the line detector
-    step: int  # spacing of the line detector's second differences (px)
+    hess: tuple[np.ndarray, np.ndarray, np.ndarray]  # Hessian of g1, for the tail test
+    line_sigma: float  # noise sigma of the Hessian
 
     @classmethod
     def build(cls, f: np.ndarray, length: float, *, tile: float | None = None) -> _Context:
@@ -400,18 +400,16 @@ class _Context:
         g2 = ndi.gaussian_filter(f2, _BAND * length / 2, truncate=3.0)
         dog = g1 - _upsample2(g2, f.shape)
         dark = ndi.gaussian_filter(f2, _DARK_BLUR * length / 2, truncate=3.0) - bg_half
-        step = max(1, int(round(0.2 * length)))
-        rows = g1[:: 2 * step]
-        across = rows[:, 2 * step :] + rows[:, : -2 * step] - 2 * rows[:, step:-step]
-        line_sigma = max(ft.noise_sigma(across), 1e-6)
-        return cls(length, g1, dog, dark, grid, 2.0 * block, sigma, line_sigma, step)
+        hess = ft.hessian(g1)
+        line_sigma = max(ft.noise_sigma(hess[0][::2, ::2]), 1e-6)
+        return cls(length, g1, dog, dark, grid, 2.0 * block, sigma, hess, line_sigma)
 
     def bg_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return ft.sample_grid(self.grid, self.cell, x, y).astype(np.float32)
 
     def peaks(self) -> tuple[np.ndarray, np.ndarray]:
         """Candidate peaks (x, y), one per bright object."""
-        y, x = ft.local_maxima(self.dog, _CANDIDATE_SNR * self.sigma, 2)
+        y, x = ft.local_maxima(self.g1, self.dog > _CANDIDATE_SNR * self.sigma, 2)
         h, w = self.g1.shape
         edge = max(2, int(round(_EDGE * self.length)))
         ok = (x >= edge) & (y >= edge) & (x < w - edge) & (y < h - edge)
@@ -421,7 +419,7 @@ class _Context:
         alive = ft.merge_connected_peaks(x, y, self.g1, self.bg_at(x, y), _MERGE * self.length, 0.6)
         return x[alive], y[alive]
 
-    def measure(self, x: np.ndarray, y: np.ndarray, *, tail_polarity: int) -> pd.DataFrame:
+    def measure(self, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         """Evidence for each peak; see the module documentation."""
         if len(x) == 0:
             return pd.DataFrame({c: pd.Series([], dtype=float) for c in _FEATURES})
@@ -429,19 +427,18 @@ class _Context:
         radius = max(3, int(round(_PATCH * L)))
         peak = self.g1[y, x] - self.bg_at(x, y)
         patches = ft.gather(self.g1, x, y, radius) - self.bg_at(x, y)[:, None, None]
-        half = ft.region_moments(patches, 0.5 * peak)
-        quarter = ft.region_moments(patches, 0.25 * peak)
+        half = ft.region_moments(patches, 0.5 * peak, 0.5 * L)
+        quarter = ft.region_moments(patches, 0.25 * peak, 0.5 * L)
         band = ft.gather(self.dog, x, y, radius)
-        isolated = ~ft.region_moments(band, 0.5 * band[:, radius, radius]).touches
+        isolated = ~ft.region_moments(band, 0.5 * band[:, radius, radius], 0.5 * L).touches
         dark = ft.dark_depth(self.dark, x, y, _DARK_RADIUS * L, 2) / np.maximum(peak, 1e-6)
-        tail = ft.tail_evidence(
-            self.g1, x.astype(float), y.astype(float), _TAIL_R0 * L, _TAIL_R1 * L,
-            h=self.step, polarity=tail_polarity,
-        )
+        tail = ft.tail_evidence(self.hess, x.astype(float), y.astype(float), _TAIL_R0 * L, _TAIL_R1 * L)
         return pd.DataFrame(
             {
                 "x": x + half.cx,
                 "y": y + half.cy,
+                "peak_x": x,
+                "peak_y": y,
                 "w": np.maximum(quarter.box_w, 1.0),
                 "h": np.maximum(quarter.box_h, 1.0),
                 "contrast": peak / self.sigma,
@@ -454,13 +451,26 @@ class _Context:
         )
 
 
-_FEATURES = ("x", "y", "w", "h", "contrast", "length", "width", "isolated", "dark", "tail")
+_FEATURES = ("x", "y", "peak_x", "peak_y", "w", "h", "contrast", "length", "width", "isolated", "dark", "tail")
 
 
 def _upsample2(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Nearest-neighbour 2x upsampling to ``shape`` (edge rows/columns repeated)."""
-    up = np.repeat(np.repeat(a, 2, axis=0), 2, axis=1)
+    """Bilinear 2x upsampling of a half-resolution image to ``shape``.
+
+    Full-resolution pixel ``2i`` lies a quarter of a cell before half-resolution
+    sample ``i`` and pixel ``2i + 1`` a quarter after it; edges are replicated.
+    """
+
+    def axis0(b: np.ndarray) -> np.ndarray:
+        prev = np.concatenate([b[:1], b[:-1]], axis=0)
+        nxt = np.concatenate([b[1:], b[-1:]], axis=0)
+        out = np.empty((2 * b.shape[0],) + b.shape[1:], dtype=b.dtype)
+        out[0::2] = 0.75 * b + 0.25 * prev
+        out[1::2] = 0.75 * b + 0.25 * nxt
+        return out
+
+    up = axis0(axis0(a).T).T
     pad_y, pad_x = shape[0] - up.shape[0], shape[1] - up.shape[1]
     if pad_y or pad_x:
         up = np.pad(up, ((0, pad_y), (0, pad_x)), mode="edge")
-    return up
+    return np.ascontiguousarray(up)

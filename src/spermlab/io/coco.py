@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -54,6 +54,7 @@ _BY_NAME = {name: cls for cls, name in tables.CLASS_NAMES.items()}
 _COLUMNS = ("frame", "x", "y", "w", "h", "cls", "score", "track_id")
 
 PathArg = str | PathLike[str]
+T = TypeVar("T")
 
 
 def write_coco(
@@ -214,15 +215,16 @@ def read_coco(
     return _to_table(rows, tracks, str(path))
 
 
-def _unique(parse: Any) -> Any:
-    """Wrap an entry parser so that a repeated ``id`` is an error too."""
+def _unique(parse: Callable[[dict], T]) -> Callable[[dict], T]:
+    """Wrap an entry parser so that a repeated integer ``id`` is an error too."""
     seen: set[int] = set()
 
-    def wrapped(item: dict) -> Any:
+    def wrapped(item: dict) -> T:
+        ident = _field(item, "id", "int")
+        if ident in seen:
+            raise LineError(f"id: expected unique ids, got {ident} again")
         out = parse(item)
-        if item["id"] in seen:
-            raise LineError(f"id: expected unique ids, got {item['id']} again")
-        seen.add(item["id"])
+        seen.add(ident)
         return out
 
     return wrapped
@@ -262,7 +264,9 @@ def _load(path: PathArg, kind: type) -> Any:
     return data
 
 
-def _entries(path: PathArg, items: list, where: str, parse: Any, problems: Problems) -> list:
+def _entries(
+    path: PathArg, items: list, where: str, parse: Callable[[dict], T], problems: Problems
+) -> list[T]:
     """Parse each entry of a JSON list; bad entries are reported with their index."""
     out = []
     for i, item in enumerate(items):

@@ -124,7 +124,7 @@ def _box(parts: list[str], fields: tuple[str, ...]) -> tuple[int, int, float, fl
     return frame - 1, ident - 1, left + w / 2, top + h / 2, w, h
 
 
-def _parse_tracker(line: str, fields: tuple[str, ...]) -> tuple | None:
+def _parse_tracker(line: str, fields: tuple[str, ...]) -> tuple:
     parts = [p.strip() for p in line.split(",")]
     box = _box(parts, fields)
     conf = _lines.to_float(parts[6], "conf")

@@ -99,11 +99,8 @@ class TrackSet:
 
     def to_dict(self) -> dict:
         """Return ``{"n_boxes", "n_tracks", "id_map"}`` (JSON-ready, keys as strings)."""
-        return {
-            "n_boxes": len(self.tracks),
-            "n_tracks": len(self.id_map),
-            "id_map": {str(k): v for k, v in self.id_map.items()},
-        }
+        return {"n_boxes": len(self.tracks), "n_tracks": len(self.id_map),
+                "id_map": {str(k): v for k, v in self.id_map.items()}}
 
 
 def read_visem_detections(
@@ -520,7 +517,7 @@ NA_MARKERS = frozenset({"Not reported"})
 def read_clinical(
     source: PathArg,
     *,
-    table: str = "semen_analysis",
+    table: str | None = None,
     aliases: bool = True,
     problems: list[FormatError] | None = None,
 ) -> pd.DataFrame:
@@ -535,9 +532,10 @@ def read_clinical(
     ----------
     source : str or PathLike
         The CSV file, or the folder holding the five files.
-    table : str
-        Which table to read from a folder (a key of :data:`CLINICAL_TABLES`); also used
-        to check the header of a file.
+    table : str, optional
+        Which table (a key of :data:`CLINICAL_TABLES`); it picks the file in a folder
+        and sets the header to check. Default: from the file's name, or
+        ``"semen_analysis"`` for a folder.
     aliases : bool
         For ``semen_analysis``, add short copies of the key columns: ``concentration``
         (10⁶/mL), ``total_count`` (10⁶), ``volume_ml``, ``progressive_pct``,
@@ -556,18 +554,19 @@ def read_clinical(
         For a wrong header (always), and, unless ``problems`` is given, a row with the
         wrong number of cells, a cell that is not a number, or a repeated id.
     ValueError
-        For an unknown ``table``.
+        For an unknown ``table``, or none given for a file with an unknown name.
 
     References
     ----------
     Haugen T.B. et al., "VISEM: A Multimodal Video Dataset of Human Spermatozoa",
     MMSys'19, doi:10.1145/3304109.3325814.
     """
+    path = Path(source)
+    by_name = {v: k for k, v in CLINICAL_TABLES.items()}
+    table = table or ("semen_analysis" if path.is_dir() else by_name.get(path.name))
     if table not in CLINICAL_TABLES:
         raise ValueError(f"table: expected one of {sorted(CLINICAL_TABLES)}, got {table!r}")
-    path = Path(source)
-    if path.is_dir():
-        path = path / CLINICAL_TABLES[table]
+    path = path / CLINICAL_TABLES[table] if path.is_dir() else path
     lines = _lines.read_lines(path, None) or [""]
     header = lines[0].split(";")
     _check_clinical_header(path, header, table, lines[0])

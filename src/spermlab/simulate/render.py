@@ -87,7 +87,7 @@ class Look:
 LOOK_PRESETS: dict[str, Look] = {
     "phase": Look(
         background=90.0, texture=3.0, illumination=4.0,
-        core=120.0, glow=24.0, halo=22.0, ring=-2.0, halo_width=1.7, core_size=(0.2, 0.23),
+        core=117.0, glow=28.0, halo=28.0, ring=-2.0, halo_width=1.25, core_size=(0.185, 0.21),
         neck=0.45, tail_mid=42.0, tail=32.0, tail_sigma_um=0.18,
         debris=(8.0, 70.0), debris_bright=0.08, round_core=-55.0, round_rim=70.0,
     ),

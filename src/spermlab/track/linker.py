@@ -142,7 +142,8 @@ class Linker:
         miss_cost: float = 15.0,
     ) -> None:
         if not isinstance(calibration, Calibration):
-            raise TypeError(f"calibration: expected a Calibration, got {type(calibration).__name__}")
+            got = type(calibration).__name__
+            raise TypeError(f"calibration: expected a spermlab Calibration, got {got}")
         _check_positive("max_speed_um_s", max_speed_um_s)
         _check_positive("position_noise_um", position_noise_um)
         _check_positive("birth_speed_um_s", birth_speed_um_s)
@@ -164,6 +165,8 @@ class Linker:
         self._memory = int(memory)
         self._miss_cost = float(miss_cost)
         self._vmax_px = max_speed_um_s / fps / ump
+        # Both end points of a displacement carry localisation error: allow 3 sigma of it.
+        self._gate_slack_px = 3.0 * math.sqrt(2.0) * position_noise_um / ump
         self._log_um2 = math.log(ump * ump)  # densities per px² -> per µm²
         self._model = InteractingMultipleModel(
             q=tuple(q / fps**3 / ump**2 for q in self.params["motion_noise_um2_s3"]),
@@ -266,7 +269,8 @@ class Linker:
         """(tracks, detections) link costs; ``inf`` where the speed gate forbids."""
         gap = (frame - self._last_frame).astype(float)
         disp2 = ((xy[None, :, :] - self._last_pos[:, None, :]) ** 2).sum(axis=2)
-        rows, cols = np.nonzero(disp2 <= (self._vmax_px * gap[:, None]) ** 2)
+        reach = self._vmax_px * gap + self._gate_slack_px
+        rows, cols = np.nonzero(disp2 <= reach[:, None] ** 2)
         cost = np.full(disp2.shape, np.inf)
         loglik = self._model.log_likelihood(self._state.take(rows), xy[cols])
         cost[rows, cols] = self._log_um2 - loglik

@@ -1,0 +1,82 @@
+"""Read boxes or tracks from any layout spermlab knows, chosen by what the path is.
+
+=====================================  ===========================================
+path                                   read as
+=====================================  ===========================================
+folder with ``summary.json``           a spermlab results folder (``tracks.parquet``
+                                       / ``detections.parquet``)
+folder with ``labels_ftid/``           VISEM-Tracking tracks (``labels/`` for boxes)
+folder with ``labels/``                VISEM-Tracking boxes
+``*.txt``                              MOTChallenge (1-based frames and ids): 9 fields
+                                       per line is the ground-truth layout (with
+                                       class), 10 the tracker layout
+``*.json``                             COCO: a dataset, or a results list
+``*.csv`` / ``*.parquet``              a spermlab Detections or Tracks table
+=====================================  ===========================================
+"""
+
+from __future__ import annotations
+
+import json
+from os import PathLike
+from pathlib import Path
+
+import pandas as pd
+
+from spermlab.tables import DETECTIONS, TRACKS, validate
+
+__all__ = ["read_boxes"]
+
+
+def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFrame:
+    """Read a Detections (or, with ``tracks=True``, a Tracks) table from any known layout.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the path does not exist.
+    ValueError
+        When the layout is not recognised, or holds no track ids but tracks were asked.
+    """
+    from spermlab.io import coco, mot, visem
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file or folder")
+    schema = TRACKS if tracks else DETECTIONS
+    if p.is_dir():
+        if (p / "summary.json").is_file():
+            table = pd.read_parquet(p / ("tracks.parquet" if tracks else "detections.parquet"))
+        elif (p / "labels_ftid").is_dir() and tracks:
+            table = visem.read_visem_tracks(p).tracks
+        elif (p / "labels").is_dir() and not tracks:
+            table = visem.read_visem_detections(p)
+        else:
+            want = "labels_ftid/" if tracks else "labels/"
+            raise ValueError(f"{p}: expected a spermlab results folder (summary.json) or a "
+                             f"VISEM-Tracking folder with {want}")  # fmt: skip
+    elif p.suffix == ".txt":
+        table = mot.read_mot(p, kind=_mot_kind(p))
+    elif p.suffix == ".json":
+        is_results = isinstance(json.loads(p.read_text(encoding="utf-8")), list)
+        table = coco.read_coco_results(p) if is_results else coco.read_coco(p, tracks=tracks)
+    elif p.suffix in (".csv", ".parquet"):
+        table = pd.read_csv(p) if p.suffix == ".csv" else pd.read_parquet(p)
+        if "score" not in table.columns:
+            table = table.assign(score=1.0)
+    else:
+        raise ValueError(f"{p}: unknown layout; expected a folder, .txt (MOT), .json (COCO), "
+                         ".csv or .parquet")  # fmt: skip
+    if tracks and "track_id" not in table.columns:
+        raise ValueError(f"{p}: holds boxes without track ids; tracking evaluation needs tracks")
+    cols = [c for c in schema if c in table.columns]
+    return validate(table[cols].reset_index(drop=True), schema, name=str(p))
+
+
+def _mot_kind(path: Path) -> str:
+    """'gt' for 9-field MOT lines (ground truth, with class), else 'tracker'."""
+    with open(path, encoding="utf-8-sig") as f:
+        for line in f:
+            if line.strip():
+                return "gt" if len(line.split(",")) == 9 else "tracker"
+    return "tracker"

@@ -219,12 +219,17 @@ def test_linker_state_and_finish() -> None:
         (lambda: link(detections([(0, 1.0, 1.0)]).assign(track_id=0), CAL), "track_id"),
         (lambda: link(detections([(5, 1.0, 1.0)]), CAL, n_frames=5), r"\[0, 5\)"),
         (lambda: link(detections([(0, np.nan, 1.0)]), CAL), "finite"),
+        (lambda: link(detections([(-1, 1.0, 1.0)]), CAL), "0-based"),
+        (lambda: link(detections([(0, 1.0, 1.0)]), CAL, n_frames=2.5), "n_frames"),
         (lambda: link(detections([(0, 1.0, 1.0)]).set_index("frame"), CAL), "RangeIndex"),
         (lambda: Linker(CAL, max_speed_um_s=0), "max_speed_um_s"),
         (lambda: Linker(CAL, memory=-1), "memory"),
         (lambda: Linker(CAL, memory=1.5), "memory"),
         (lambda: Linker(CAL, position_noise_um=float("nan")), "position_noise_um"),
-        (lambda: Linker(CAL, mode_switch=1.0), "switch"),
+        (lambda: Linker(CAL, mode_switch=1.0), "mode_switch"),
+        (lambda: Linker(CAL, motion_noise_um2_s3=(1.0, -5.0)), "motion_noise_um2_s3"),
+        (lambda: Linker(CAL, motion_noise_um2_s3="fast"), "motion_noise_um2_s3"),
+        (lambda: Linker(CAL, max_speed_um_s="fast"), "max_speed_um_s"),
         (lambda: Linker(CAL, miss_cost=float("nan")), "miss_cost"),
         (lambda: link(detections([(0, 1.0, 1.0)]), CAL, memroy=3), "memroy"),
     ],
@@ -293,42 +298,12 @@ def test_imm_mode_probability_follows_the_motion() -> None:
 # -- real ground truth ------------------------------------------------------------------
 
 
-def load_visem_ftid(folder: Path, n_frames: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Every ``labels_ftid`` box as Detections (px) and the true ids as ints."""
-    rows, truth = [], []
-    for n in range(n_frames):
-        text = (folder / "labels_ftid" / f"{folder.name}_frame_{n}_with_ftid.txt").read_text()
-        for tid, cls, xc, yc, w, h in (ln.split() for ln in text.splitlines()):
-            rows.append((n, float(xc) * 640, float(yc) * 480, float(w) * 640, float(h) * 480,
-                         int(cls)))
-            truth.append(tid)
-    det = pd.DataFrame(rows, columns=["frame", "x", "y", "w", "h", "cls"]).assign(score=1.0)
-    return det, pd.factorize(np.asarray(truth))[0]
-
-
-def hota_on_true_positions(det: pd.DataFrame, truth: np.ndarray, pred: np.ndarray,
-                           zero_distance: float) -> float:
-    """TrackEval HOTA (percent) of ``pred`` ids on the true positions themselves."""
-    trackeval = pytest.importorskip("trackeval")
-    frames, xy = det["frame"].to_numpy(), det[["x", "y"]].to_numpy()
-    pred = pd.factorize(pred)[0]
-    data: dict = {"num_timesteps": int(frames.max()) + 1, "num_gt_ids": int(truth.max()) + 1,
-                  "num_tracker_ids": int(pred.max()) + 1, "num_gt_dets": len(det),
-                  "num_tracker_dets": len(det), "gt_ids": [], "tracker_ids": [],
-                  "similarity_scores": []}
-    for t in range(data["num_timesteps"]):
-        rows = np.flatnonzero(frames == t)
-        d = np.linalg.norm(xy[rows, None] - xy[None, rows], axis=2)
-        data["gt_ids"].append(truth[rows])
-        data["tracker_ids"].append(pred[rows])
-        data["similarity_scores"].append(np.maximum(0.0, 1.0 - d / zero_distance))
-    res = trackeval.metrics.HOTA({"PRINT_CONFIG": False}).eval_sequence(data)
-    return 100.0 * float(res["HOTA"].mean())
-
-
 @pytest.mark.needs_data
 def test_video11_ground_truth_positions_hota_at_least_99(data_dir: Path) -> None:
-    det, truth = load_visem_ftid(data_dir / "visem_tracking" / "11", n_frames=1000)
-    tracks = link(det, preset("visem"), n_frames=1000)
-    hota = hota_on_true_positions(det, truth, tracks["track_id"].to_numpy(), zero_distance=10.0)
-    assert hota >= 99.0, f"HOTA {hota:.2f} on video 11 ground-truth positions"
+    from spermlab.evaluate import evaluate_tracking
+    from spermlab.io.visem import read_visem_tracks
+
+    gt = read_visem_tracks(data_dir / "visem_tracking" / "11", frames=range(1000)).tracks
+    tracks = link(gt.drop(columns="track_id"), preset("visem"), n_frames=1000)
+    res = evaluate_tracking(tracks, gt, similarity="distance", zero_distance=10.0, n_frames=1000)
+    assert res.hota >= 0.99, f"HOTA {100 * res.hota:.2f} on video 11 ground-truth positions"

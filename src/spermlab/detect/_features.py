@@ -164,13 +164,23 @@ def merge_connected_peaks(
     return alive
 
 
-def gather(a: np.ndarray, x: np.ndarray, y: np.ndarray, radius: int) -> np.ndarray:
-    """Square patches of side 2r+1 centred on integer points; edges are replicated."""
+def gather(
+    a: np.ndarray, x: np.ndarray, y: np.ndarray, radius: int, fill: float | None = None
+) -> np.ndarray:
+    """Square patches of side 2r+1 centred on integer points.
+
+    Pixels outside the image take the value ``fill``, or replicate the nearest edge
+    pixel when ``fill`` is None.
+    """
     h, w = a.shape
     d = np.arange(-radius, radius + 1)
-    yy = np.clip(y[:, None] + d[None, :], 0, h - 1)
-    xx = np.clip(x[:, None] + d[None, :], 0, w - 1)
-    return a[yy[:, :, None], xx[:, None, :]]
+    yy = y[:, None] + d[None, :]
+    xx = x[:, None] + d[None, :]
+    out = a[np.clip(yy, 0, h - 1)[:, :, None], np.clip(xx, 0, w - 1)[:, None, :]]
+    if fill is not None:
+        outside = ((yy < 0) | (yy >= h))[:, :, None] | ((xx < 0) | (xx >= w))[:, None, :]
+        out = np.where(outside, np.asarray(fill, dtype=out.dtype), out)
+    return out
 
 
 @dataclass(frozen=True)

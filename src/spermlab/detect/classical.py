@@ -283,7 +283,7 @@ class ClassicalDetector:
         top = np.argsort(-ctx.dog[y, x], kind="stable")[:_SCALE_SAMPLE]
         x, y = x[top], y[top]
         radius = int(np.ceil(0.75 * hi))
-        patches = ft.gather(ctx.g1, x, y, radius) - ctx.bg_at(x, y)[:, None, None]
+        patches = ft.gather(ctx.g1, x, y, radius, fill=-np.inf) - ctx.bg_at(x, y)[:, None, None]
         reg = ft.region_moments(patches, 0.5 * patches[:, radius, radius], 0.5 * lo)
         ok = ~reg.touches
         if ok.sum() < 3:
@@ -426,10 +426,10 @@ class _Context:
         L = self.length
         radius = max(3, int(round(_PATCH * L)))
         peak = self.g1[y, x] - self.bg_at(x, y)
-        patches = ft.gather(self.g1, x, y, radius) - self.bg_at(x, y)[:, None, None]
+        patches = ft.gather(self.g1, x, y, radius, fill=-np.inf) - self.bg_at(x, y)[:, None, None]
         half = ft.region_moments(patches, 0.5 * peak, 0.5 * L)
         quarter = ft.region_moments(patches, 0.25 * peak, 0.5 * L)
-        band = ft.gather(self.dog, x, y, radius)
+        band = ft.gather(self.dog, x, y, radius, fill=-np.inf)
         isolated = ~ft.region_moments(band, 0.5 * band[:, radius, radius], 0.5 * L).touches
         dark = ft.dark_depth(self.dark, x, y, _DARK_RADIUS * L, 2) / np.maximum(peak, 1e-6)
         tail = ft.tail_evidence(self.hess, x.astype(float), y.astype(float), _TAIL_R0 * L, _TAIL_R1 * L)

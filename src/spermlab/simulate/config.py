@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
 from spermlab.calibration import Calibration, preset
 
 __all__ = ["GRADES", "LOOKS", "SimulationConfig", "default_calibration"]
@@ -39,6 +41,14 @@ def default_calibration() -> Calibration:
         fps=cal.fps,
         chamber_depth_um=cal.chamber_depth_um,
     )
+
+
+_FLOAT_FIELDS = (
+    "duration_s", "concentration", "head_length_um", "head_width_um", "tail_length_um",
+    "blur_um", "noise", "background", "debris_density", "blob_density",
+    "round_cell_concentration", "circling_fraction", "max_progression_um_s",
+)
+_OPTIONAL_FIELDS = ("background", "debris_density", "blob_density")
 
 
 def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> None:
@@ -83,11 +93,12 @@ class SimulationConfig:
     background : float or None
         Mean background grey level (0-255); ``None`` takes the look's measured default
         (phase 90, brightfield 155).
-    debris_density : float
-        Static dark debris particles per 1000 µm² of image, 0-1000 (VISEM video 11:
-        about 60).
-    blob_density : float
-        Static out-of-focus blobs per 1000 µm², 0-100.
+    debris_density : float or None
+        Static debris particles per 1000 µm² of image, 0-1000; ``None`` takes the
+        look's default (phase 60, about VISEM video 11; brightfield 15).
+    blob_density : float or None
+        Static out-of-focus blobs per 1000 µm², 0-100; ``None``: phase 0.3,
+        brightfield 0.1.
     round_cell_concentration : float
         Round non-sperm cells (leukocytes, immature germ cells) in 10⁶/mL, 0-1000; they
         are drawn but never labelled.
@@ -123,8 +134,8 @@ class SimulationConfig:
     blur_um: float = 0.15
     noise: float = 1.2
     background: float | None = None
-    debris_density: float = 60.0
-    blob_density: float = 0.3
+    debris_density: float | None = None
+    blob_density: float | None = None
     round_cell_concentration: float = 10.0
     crossings: int = 0
     circling_fraction: float = 0.1
@@ -142,6 +153,13 @@ class SimulationConfig:
                 "SimulationConfig.calibration: chamber_depth_um is needed to turn a "
                 "concentration into a cell count, got None"
             )
+        for name in _FLOAT_FIELDS:
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL_FIELDS:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"SimulationConfig.{name}: expected a number, got {value!r}")
+            object.__setattr__(self, name, float(value))
         object.__setattr__(self, "mix", tuple(float(m) for m in self.mix))
         object.__setattr__(self, "drift_um_s", tuple(float(d) for d in self.drift_um_s))
         self._validate_numbers()
@@ -162,8 +180,10 @@ class SimulationConfig:
         _check("noise", self.noise, 0.0, 100.0)
         if self.background is not None:
             _check("background", self.background, 0.0, 255.0)
-        _check("debris_density", self.debris_density, 0.0, 1000.0)
-        _check("blob_density", self.blob_density, 0.0, 100.0)
+        if self.debris_density is not None:
+            _check("debris_density", self.debris_density, 0.0, 1000.0)
+        if self.blob_density is not None:
+            _check("blob_density", self.blob_density, 0.0, 100.0)
         _check("round_cell_concentration", self.round_cell_concentration, 0.0, 1000.0)
         _check("circling_fraction", self.circling_fraction, 0.0, 1.0)
         _check("max_progression_um_s", self.max_progression_um_s, 25.0, 300.0)

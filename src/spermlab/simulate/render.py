@@ -63,6 +63,9 @@ class Look:
         Fraction of debris brighter than the background.
     round_core, round_rim : float
         Round cells: interior level and rim (phase halo) level.
+    debris_density, blob_density : float
+        Defaults of :attr:`SimulationConfig.debris_density` and ``blob_density``
+        (per 1000 µm²).
     """
 
     background: float
@@ -82,6 +85,8 @@ class Look:
     debris_bright: float
     round_core: float
     round_rim: float
+    debris_density: float
+    blob_density: float
 
 
 LOOK_PRESETS: dict[str, Look] = {
@@ -90,12 +95,14 @@ LOOK_PRESETS: dict[str, Look] = {
         core=117.0, glow=28.0, halo=28.0, ring=-2.0, halo_width=1.25, core_size=(0.185, 0.21),
         neck=0.45, tail_mid=42.0, tail=32.0, tail_sigma_um=0.18,
         debris=(8.0, 70.0), debris_bright=0.08, round_core=-55.0, round_rim=70.0,
+        debris_density=60.0, blob_density=0.3,
     ),
     "brightfield": Look(
-        background=155.0, texture=1.5, illumination=3.0,
-        core=-95.0, glow=-35.0, halo=6.0, ring=4.0, halo_width=1.1, core_size=(0.3, 0.36),
-        neck=0.8, tail_mid=22.0, tail=12.0, tail_sigma_um=0.18,
-        debris=(6.0, 45.0), debris_bright=0.03, round_core=8.0, round_rim=-30.0,
+        background=155.0, texture=1.2, illumination=3.0,
+        core=-80.0, glow=-45.0, halo=12.0, ring=5.0, halo_width=1.3, core_size=(0.4, 0.45),
+        neck=0.8, tail_mid=24.0, tail=12.0, tail_sigma_um=0.18,
+        debris=(6.0, 45.0), debris_bright=0.03, round_core=10.0, round_rim=-28.0,
+        debris_density=15.0, blob_density=0.1,
     ),
 }
 
@@ -314,7 +321,8 @@ def _field_count(config: SimulationConfig, density_per_1000_um2: float, rng: np.
 def _add_debris(img: np.ndarray, config: SimulationConfig, look: Look, rng: np.random.Generator) -> None:
     """Static debris: small dark dots, and clumps of 2-4 dots with a bright phase halo."""
     u = config.calibration.um_per_px
-    n = _field_count(config, config.debris_density, rng)
+    density = look.debris_density if config.debris_density is None else config.debris_density
+    n = _field_count(config, density, rng)
     xs = rng.uniform(0, config.width, n)
     ys = rng.uniform(0, config.height, n)
     sigma = np.hypot(np.exp(rng.uniform(np.log(0.12), np.log(0.45), n)) / u, config.blur_um / u)
@@ -337,13 +345,14 @@ def _add_debris(img: np.ndarray, config: SimulationConfig, look: Look, rng: np.r
         if parts[i] > 1:
             wide = ndi.gaussian_filter(core, 2.0 * sigma[i] + 1.0)
             halo = wide / max(float(wide.max()), 1e-9) * (1.0 - core) ** 2
-            val = val + 0.9 * depth[i] * halo * (1.0 if look.round_rim > 0 else -1.0)
+            val = val + 0.9 * depth[i] * halo
         _add_patch(img, val.astype(np.float32), None, None, r0 - half, c0 - half)
 
 
 def _add_blobs(img: np.ndarray, config: SimulationConfig, look: Look, rng: np.random.Generator) -> None:
     u = config.calibration.um_per_px
-    n = _field_count(config, config.blob_density, rng)
+    density = look.blob_density if config.blob_density is None else config.blob_density
+    n = _field_count(config, density, rng)
     for _ in range(n):
         x, y = rng.uniform(0, config.width), rng.uniform(0, config.height)
         r = rng.uniform(2.0, 6.0) / u

@@ -14,6 +14,7 @@ immotile 72 %) and the ``visem`` calibration, so the two fields hold about as ma
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def measure(img: np.ndarray, centres: np.ndarray) -> dict[str, float | list[floa
         xi, yi = int(x), int(y)
         if not (30 <= xi < w - 30 and 30 <= yi < h - 30):
             continue
-        patch = res[yi - 24:yi + 25, xi - 24:xi + 25]
+        patch = res[yi - 24 : yi + 25, xi - 24 : xi + 25]
         py, px = np.unravel_index(np.argmax(patch[18:31, 18:31]), (13, 13))
         py, px = py + 18, px + 18
         r = np.hypot(yy - (py - 24), xx - (px - 24))
@@ -57,14 +58,16 @@ def measure(img: np.ndarray, centres: np.ndarray) -> dict[str, float | list[floa
         sizes.append(int((lab == lab[py, px]).sum()))
         ring = [np.min(patch[(r >= k - 0.5) & (r < k + 0.5)]) for k in range(14, 22)]
         tails.append(float(np.median(ring)))
-    out.update({
-        "n_heads_measured": len(peaks),
-        "head_peak_minus_background": float(np.median(peaks)),
-        "head_core_area_px_above_half_peak": float(np.median(sizes)),
-        "head_core_diameter_px": float(2 * np.sqrt(np.median(sizes) / np.pi)),
-        "tail_contrast_r14_21": float(np.median(tails)),
-        "radial_profile": [round(float(v), 1) for v in np.median(prof, axis=0)],
-    })
+    out.update(
+        {
+            "n_heads_measured": len(peaks),
+            "head_peak_minus_background": float(np.median(peaks)),
+            "head_core_area_px_above_half_peak": float(np.median(sizes)),
+            "head_core_diameter_px": float(2 * np.sqrt(np.median(sizes) / np.pi)),
+            "tail_contrast_r14_21": float(np.median(tails)),
+            "radial_profile": [round(float(v), 1) for v in np.median(prof, axis=0)],
+        }
+    )
     return out
 
 
@@ -77,9 +80,13 @@ def real_frame(data: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sim_frame(seed: int, look: str = "phase") -> tuple[np.ndarray, np.ndarray]:
-    cfg = SimulationConfig(duration_s=0.1, concentration=97.0, mix=(0.05, 0.06, 0.17, 0.72), look=look)
+    cfg = SimulationConfig(
+        duration_s=0.1, concentration=97.0, mix=(0.05, 0.06, 0.17, 0.72), look=look
+    )
     sim = simulate(cfg, rng=seed)
-    img = next(iter(sim)).image
+    buf = io.BytesIO()  # as write_simulation(frames=True) stores it: JPEG quality 95
+    Image.fromarray(next(iter(sim)).image).save(buf, format="JPEG", quality=95)
+    img = np.asarray(Image.open(buf))
     t = sim.tracks[sim.tracks["frame"] == 0]
     return img, t[["x", "y"]].to_numpy()
 
@@ -87,7 +94,7 @@ def sim_frame(seed: int, look: str = "phase") -> tuple[np.ndarray, np.ndarray]:
 def zoom(img: np.ndarray, c: np.ndarray, half: int = 40, k: int = 4) -> Image.Image:
     x, y = (int(v) for v in c)
     pad = np.pad(img, half, mode="edge")
-    crop = pad[y:y + 2 * half, x:x + 2 * half]
+    crop = pad[y : y + 2 * half, x : x + 2 * half]
     return Image.fromarray(crop).resize((2 * half * k, 2 * half * k), Image.NEAREST)
 
 
@@ -110,6 +117,42 @@ def side_by_side(sim: np.ndarray, sc: np.ndarray, real: np.ndarray, rc: np.ndarr
     return canvas
 
 
+def svia_frame(data: Path) -> np.ndarray | None:
+    """Frame 0 of the SVIA bright-field clip S_0001.mp4, or None when it is absent."""
+    path = data / "videos" / "svia" / "S_0001.mp4"
+    if not path.is_file():
+        return None
+    import av
+
+    with av.open(str(path)) as c:
+        return next(c.decode(video=0)).to_ndarray(format="gray")
+
+
+def brightfield_pair(data: Path, seed: int) -> tuple[Image.Image, dict[str, float]] | None:
+    """Simulated bright field next to SVIA, at SVIA's frame size; with level statistics."""
+    real = svia_frame(data)
+    if real is None:
+        return None
+    h, w = real.shape
+    cfg = SimulationConfig(
+        duration_s=0.1, concentration=80.0, look="brightfield", width=w, height=h
+    )
+    sim = next(iter(simulate(cfg, rng=seed))).image
+    canvas = Image.new("L", (2 * w + 10, h + 20), 255)
+    canvas.paste(Image.fromarray(sim), (0, 20))
+    canvas.paste(Image.fromarray(real), (w + 10, 20))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((5, 4), f"simulated (look='brightfield', seed {seed})", fill=0)
+    draw.text((w + 15, 4), "real: SVIA S_0001.mp4, frame 0", fill=0)
+    stats = {
+        "svia_median": float(np.median(real)),
+        "sim_median": float(np.median(sim)),
+        "svia_std": float(real.std()),
+        "sim_std": float(sim.std()),
+    }
+    return canvas, stats
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -121,6 +164,10 @@ def main() -> None:
     stats = {"real": measure(real, rc), "simulated": measure(sim, sc)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     side_by_side(sim, sc, real, rc).save(args.out, optimize=True)
+    bf = brightfield_pair(args.data, args.seed)
+    if bf is not None:
+        bf[0].save(args.out.with_name("sim_vs_svia.png"), optimize=True)
+        stats["brightfield"] = bf[1]
     print(json.dumps(stats, indent=1))
 
 

@@ -17,8 +17,10 @@ from scipy.spatial import cKDTree
 __all__ = [
     "Regions",
     "background_grid",
+    "bilinear",
     "dark_depth",
     "gather",
+    "grid_on_lattice",
     "half_resolution",
     "hessian",
     "local_maxima",
@@ -27,6 +29,7 @@ __all__ = [
     "region_moments",
     "sample_grid",
     "tail_evidence",
+    "upsample2",
 ]
 
 #: 4-connectivity inside each patch of a (n, h, w) stack and none across patches.
@@ -41,41 +44,69 @@ def half_resolution(f: np.ndarray) -> np.ndarray:
     return 0.25 * (g[0::2, 0::2] + g[1::2, 0::2] + g[0::2, 1::2] + g[1::2, 1::2])
 
 
-def background_grid(f2: np.ndarray, block: int) -> np.ndarray:
-    """Median of ``block`` x ``block`` tiles of a (half-resolution) image.
+def background_grid(f: np.ndarray, cell: float, stride: int = 3) -> tuple[np.ndarray, int]:
+    """Median grey level of square tiles about ``cell`` px wide.
 
     The median of a tile is the background grey level as long as objects cover less
-    than half of the tile, which holds for tiles a few head lengths wide. Tiles at the
-    right and bottom edges are the remaining rows/columns (at least one pixel).
+    than half of it, which holds for tiles a few head lengths wide. For speed the
+    median is taken over every ``stride``-th pixel of each tile; the default stride 3
+    is coprime with the 8-px blocks of JPEG and MPEG, so that the sample is not biased
+    by block artefacts. Returns the grid and the tile size in px (a multiple of
+    ``stride``); the last partial row and column of tiles are dropped.
     """
-    block = max(2, int(block))
-    h, w = f2.shape
-    ny, nx = max(1, h // block), max(1, w // block)
-    core = f2[: ny * block, : nx * block].reshape(ny, block, nx, block)
+    q = f[stride // 2 :: stride, stride // 2 :: stride]
+    block = max(2, int(round(cell / stride)))
+    by, bx = min(block, q.shape[0]), min(block, q.shape[1])
+    ny, nx = max(1, q.shape[0] // by), max(1, q.shape[1] // bx)
+    core = q[: ny * by, : nx * bx].reshape(ny, by, nx, bx)
     grid = np.median(core.transpose(0, 2, 1, 3).reshape(ny, nx, -1), axis=2)
-    return grid.astype(np.float32)
+    return grid.astype(np.float32), block * stride
 
 
 def sample_grid(grid: np.ndarray, cell: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Bilinear interpolation of a coarse grid (cell size ``cell`` px) at points."""
+    """Bilinear interpolation of a tile grid (tile size ``cell`` px) at image points."""
     gy = np.clip(np.asarray(y, float) / cell - 0.5, 0, grid.shape[0] - 1)
     gx = np.clip(np.asarray(x, float) / cell - 0.5, 0, grid.shape[1] - 1)
     return ndi.map_coordinates(grid, [gy, gx], order=1, mode="nearest")
 
 
-def upsample_grid(grid: np.ndarray, cell: float, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear upsampling of a coarse grid to a full image of ``shape``."""
-    yy = np.clip((np.arange(shape[0]) + 0.5) / cell - 0.5, 0, grid.shape[0] - 1)
-    xx = np.clip((np.arange(shape[1]) + 0.5) / cell - 0.5, 0, grid.shape[1] - 1)
-    y0 = np.minimum(yy.astype(int), grid.shape[0] - 2) if grid.shape[0] > 1 else yy.astype(int)
-    x0 = np.minimum(xx.astype(int), grid.shape[1] - 2) if grid.shape[1] > 1 else xx.astype(int)
-    fy = (yy - y0)[:, None] if grid.shape[0] > 1 else np.zeros((shape[0], 1))
-    fx = (xx - x0)[None, :] if grid.shape[1] > 1 else np.zeros((1, shape[1]))
-    y1 = np.minimum(y0 + 1, grid.shape[0] - 1)
-    x1 = np.minimum(x0 + 1, grid.shape[1] - 1)
-    top = grid[y0][:, x0] * (1 - fx) + grid[y0][:, x1] * fx
-    bot = grid[y1][:, x0] * (1 - fx) + grid[y1][:, x1] * fx
-    return (top * (1 - fy) + bot * fy).astype(np.float32)
+def grid_on_lattice(grid: np.ndarray, cell: float, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Bilinear interpolation of a tile grid on the lattice ``ys`` x ``xs`` (px)."""
+    y0, y1, ty = _interp_index(ys, cell, grid.shape[0])
+    x0, x1, tx = _interp_index(xs, cell, grid.shape[1])
+    rows = grid[y0] * (1 - ty)[:, None] + grid[y1] * ty[:, None]
+    return rows[:, x0] * (1 - tx)[None, :] + rows[:, x1] * tx[None, :]
+
+
+def _interp_index(pos: np.ndarray, cell: float, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbouring tile indices and weight of the second, for positions ``pos`` (px)."""
+    g = np.clip(np.asarray(pos, np.float32) / cell - 0.5, 0, n - 1)
+    i0 = np.minimum(g.astype(np.intp), max(n - 2, 0))
+    return i0, np.minimum(i0 + 1, n - 1), g - i0
+
+
+def upsample2(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Bilinear 2x upsampling of a half-resolution image to ``shape``.
+
+    Full-resolution pixel ``2i`` lies a quarter of a sample before half-resolution
+    sample ``i`` and pixel ``2i + 1`` a quarter after it; edges are replicated.
+    """
+
+    def rows(b: np.ndarray) -> np.ndarray:
+        out = np.empty((2 * b.shape[0], b.shape[1]), dtype=b.dtype)
+        out[0::2] = 0.75 * b
+        out[0::2][1:] += 0.25 * b[:-1]
+        out[0] += 0.25 * b[0]
+        out[1::2] = 0.75 * b
+        out[1::2][:-1] += 0.25 * b[1:]
+        out[-1] += 0.25 * b[-1]
+        return out
+
+    up = rows(rows(a).T).T
+    pad_y, pad_x = shape[0] - up.shape[0], shape[1] - up.shape[1]
+    if pad_y or pad_x:
+        up = np.pad(up, ((0, pad_y), (0, pad_x)), mode="edge")
+    return np.ascontiguousarray(up)
 
 
 def noise_sigma(residual: np.ndarray) -> float:
@@ -90,22 +121,23 @@ def local_maxima(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pixels of ``mask`` that are the maximum of ``a`` in their (2r+1)^2 window.
 
-    Only the pixels of the mask are tested, which keeps the cost low on sparse
-    images. Plateaus give several maxima; :func:`merge_connected_peaks` removes them.
+    Only the pixels of the mask are tested, nearest neighbours first, which keeps the
+    cost low on sparse images. Plateaus give several maxima;
+    :func:`merge_connected_peaks` removes them.
     """
     y, x = np.nonzero(mask)
-    if len(y) == 0:
-        return y, x
     h, w = a.shape
-    v = a[y, x]
-    keep = np.ones(len(y), dtype=bool)
-    for dy in range(-radius, radius + 1):
-        yy = np.clip(y + dy, 0, h - 1)
-        for dx in range(-radius, radius + 1):
-            if dy == 0 and dx == 0:
-                continue
-            keep &= a[yy, np.clip(x + dx, 0, w - 1)] <= v
-    return y[keep], x[keep]
+    offsets = sorted(
+        ((dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+         if dy or dx),
+        key=lambda o: o[0] ** 2 + o[1] ** 2,
+    )
+    for dy, dx in offsets:
+        if len(y) == 0:
+            break
+        keep = a[np.clip(y + dy, 0, h - 1), np.clip(x + dx, 0, w - 1)] <= a[y, x]
+        y, x = y[keep], x[keep]
+    return y, x
 
 
 def bilinear(a: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -129,6 +161,7 @@ def merge_connected_peaks(
     base: np.ndarray,
     radius: float,
     saddle: float,
+    prominence: float = 0.0,
 ) -> np.ndarray:
     """Keep one peak per bright object.
 
@@ -152,7 +185,7 @@ def merge_connected_peaks(
     floor = 0.5 * (base[i] + base[j])
     low = bilinear(image, xs, ys).min(axis=1) - floor
     vi, vj = image[y[i], x[i]] - floor, image[y[j], x[j]] - floor
-    same = low >= saddle * np.minimum(vi, vj)
+    same = (low >= saddle * np.minimum(vi, vj)) | (np.minimum(vi, vj) - low < prominence)
     weaker = np.where(vi >= vj, j, i)[same]
     stronger = np.where(vi >= vj, i, j)[same]
     # Visit the merges from the brightest pair down, so that a chain of plateaus
@@ -213,66 +246,84 @@ def region_moments(patches: np.ndarray, level: np.ndarray, centroid_radius: floa
     """
     n, s, _ = patches.shape
     rad = s // 2
-    above = patches > level[:, None, None]
-    labels, _ = ndi.label(above, structure=_PATCH_STRUCTURE)
+    labels, _ = ndi.label(patches > level[:, None, None], structure=_PATCH_STRUCTURE)
     centre = labels[:, rad, rad]
     comp = (labels == centre[:, None, None]) & (centre[:, None, None] > 0)
-    d = np.arange(-rad, rad + 1, dtype=np.float64)
-    area = comp.sum(axis=(1, 2)).astype(np.float64)
-    safe = np.maximum(area, 1.0)
+    d = np.arange(-rad, rad + 1, dtype=np.float32)
     disc = (d[:, None] ** 2 + d[None, :] ** 2) <= centroid_radius**2
-    wgt = np.where(comp & disc, patches - level[:, None, None], 0.0)
-    wsum = np.maximum(wgt.sum(axis=(1, 2)), 1e-12)
-    cy = (wgt.sum(axis=2) * d).sum(axis=1) / wsum
-    cx = (wgt.sum(axis=1) * d).sum(axis=1) / wsum
-    rows, cols = comp.sum(axis=2), comp.sum(axis=1)
-    my = (rows * d).sum(axis=1) / safe
-    mx = (cols * d).sum(axis=1) / safe
-    syy = (rows * d**2).sum(axis=1) / safe - my**2 + 1 / 12
-    sxx = (cols * d**2).sum(axis=1) / safe - mx**2 + 1 / 12
-    sxy = np.einsum("nij,i,j->n", comp.astype(np.float64), d, d) / safe - mx * my
-    half_tr = 0.5 * (sxx + syy)
-    spread = np.sqrt(np.maximum(half_tr**2 - (sxx * syy - sxy**2), 0.0))
-    touches = comp[:, 0, :].any(1) | comp[:, -1, :].any(1) | comp[:, :, 0].any(1) | comp[:, :, -1].any(1)
+    flat = comp.reshape(n, -1).astype(np.float32)
+    # Zeroth to second moments of the region in one product.
+    basis = np.stack(
+        [np.ones(s * s, np.float32), np.tile(d, s), np.repeat(d, s),
+         np.tile(d, s) ** 2, np.repeat(d, s) ** 2, np.outer(d, d).ravel()],
+        axis=1,
+    )
+    area, sx, sy, sxx, syy, sxy = (flat @ basis).T.astype(np.float64)
+    safe = np.maximum(area, 1.0)
+    mx, my = sx / safe, sy / safe
+    vxx = sxx / safe - mx**2 + 1 / 12
+    vyy = syy / safe - my**2 + 1 / 12
+    vxy = sxy / safe - mx * my
+    wgt = np.where(comp & disc, patches - level[:, None, None], 0.0).reshape(n, -1)
+    w_sum, w_x, w_y = (wgt @ basis[:, :3]).T.astype(np.float64)
+    w_sum = np.maximum(w_sum, 1e-12)
+    half_tr = 0.5 * (vxx + vyy)
+    spread = np.sqrt(np.maximum(half_tr**2 - (vxx * vyy - vxy**2), 0.0))
+    edge = comp[:, 0, :].any(1) | comp[:, -1, :].any(1) | comp[:, :, 0].any(1) | comp[:, :, -1].any(1)
     return Regions(
         area=area,
-        cx=cx,
-        cy=cy,
+        cx=w_x / w_sum,
+        cy=w_y / w_sum,
         length=4 * np.sqrt(half_tr + spread),
         width=4 * np.sqrt(np.maximum(half_tr - spread, 0.0)),
-        box_w=4 * np.sqrt(np.maximum(sxx, 0.0)),
-        box_h=4 * np.sqrt(np.maximum(syy, 0.0)),
-        touches=touches,
+        box_w=4 * np.sqrt(np.maximum(vxx, 0.0)),
+        box_h=4 * np.sqrt(np.maximum(vyy, 0.0)),
+        touches=edge,
     )
 
 
-def dark_depth(dark: np.ndarray, x: np.ndarray, y: np.ndarray, radius: float, cell: int) -> np.ndarray:
-    """Darkest value of a coarse, blurred residual within ``radius`` px of each point.
+def dark_depth(
+    blurred: np.ndarray, x: np.ndarray, y: np.ndarray, background: np.ndarray, radius: float
+) -> np.ndarray:
+    """Darkest value of a blurred half-resolution image within ``radius`` px of each
+    point, less the point's ``background``.
 
-    ``dark`` is sampled every ``cell`` px (a half-resolution image has ``cell=2``).
     Blurring before taking the minimum suppresses thin dark lines (tails, the rim of
     a head) and keeps dark bodies several pixels wide (debris, cells).
     """
-    rc = max(1, int(np.ceil(radius / cell)))
-    patches = gather(dark, np.round(x / cell).astype(np.intp), np.round(y / cell).astype(np.intp), rc)
-    d = np.arange(-rc, rc + 1) * cell
+    rc = max(1, int(np.ceil(radius / 2)))
+    xi = np.round(np.asarray(x) / 2).astype(np.intp)
+    yi = np.round(np.asarray(y) / 2).astype(np.intp)
+    patches = gather(blurred, xi, yi, rc)
+    d = np.arange(-rc, rc + 1) * 2
     inside = (d[:, None] ** 2 + d[None, :] ** 2) <= radius**2
-    return patches[:, inside].min(axis=1)
+    return patches[:, inside].min(axis=1) - background
 
 
 def hessian(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Second differences ``(gxx, gyy, gxy)`` of an image (edges replicated)."""
-    p = np.pad(g, 1, mode="edge")
-    gxx = p[1:-1, 2:] + p[1:-1, :-2] - 2 * g
-    gyy = p[2:, 1:-1] + p[:-2, 1:-1] - 2 * g
-    gxy = 0.25 * (p[2:, 2:] - p[2:, :-2] - p[:-2, 2:] + p[:-2, :-2])
+    """Second differences ``(gxx, gyy, gxy)`` of the interior of an image.
+
+    Each array has shape ``(h - 2, w - 2)``: element ``[i, j]`` belongs to pixel
+    ``(i + 1, j + 1)`` of ``g``.
+    """
+    c2 = 2 * g[1:-1, 1:-1]
+    gxx = np.add(g[1:-1, 2:], g[1:-1, :-2])
+    gxx -= c2
+    gyy = np.add(g[2:, 1:-1], g[:-2, 1:-1])
+    gyy -= c2
+    gxy = np.subtract(g[2:, 2:], g[2:, :-2])
+    gxy -= g[:-2, 2:]
+    gxy += g[:-2, :-2]
+    gxy *= 0.25
     return gxx, gyy, gxy
 
 
 def tail_evidence(
+    g: np.ndarray,
     hess: tuple[np.ndarray, np.ndarray, np.ndarray],
     x: np.ndarray,
     y: np.ndarray,
+    background: np.ndarray,
     r0: float,
     r1: float,
     *,
@@ -282,24 +333,28 @@ def tail_evidence(
     """Strength of the best thin dark line leaving each point radially (a flagellum).
 
     Along rays at ``n_angles`` directions, from ``r0`` to ``r1`` px, the second
-    derivative across the ray (from the Hessian ``hess`` of the smoothed image)
-    measures a dark line running along the ray; the absolute second derivative along
-    the ray is subtracted, so that blobs, which curve both ways, score low. Rings and
-    halos centred on the point run across the rays and score zero. Returns the best
-    ray's mean line strength, in the units of ``hess``.
+    derivative across the ray (from the Hessian ``hess`` of the smoothed image ``g``)
+    measures a line running along the ray; the absolute second derivative along the
+    ray is subtracted, so that blobs, which curve both ways, score low, and samples
+    not darker than the point's ``background`` count zero (a flagellum is dark in
+    phase contrast; the bright side of an edge or halo is not). Rings and halos
+    centred on the point run across the rays and score zero. Returns the best ray's
+    mean line strength, in the units of ``hess``.
     """
     n = len(x)
     if n == 0:
         return np.zeros(0)
     gxx, gyy, gxy = hess
-    hgt, wid = gxx.shape
+    hgt, wid = g.shape
     th = np.arange(n_angles) * (2 * np.pi / n_angles)
     rs = np.arange(r0, r1 + 1e-9, step)
-    c, s = np.cos(th)[None, :, None], np.sin(th)[None, :, None]
-    xi = np.clip(np.rint(x[:, None, None] + rs[None, None, :] * c), 0, wid - 1).astype(np.intp)
-    yi = np.clip(np.rint(y[:, None, None] + rs[None, None, :] * s), 0, hgt - 1).astype(np.intp)
-    a, b, e = gxx[yi, xi], gyy[yi, xi], gxy[yi, xi]
+    c = np.cos(th).astype(np.float32)[None, :, None]
+    s = np.sin(th).astype(np.float32)[None, :, None]
+    xi = np.clip(np.rint(x[:, None, None] + rs[None, None, :] * c), 1, wid - 2).astype(np.intp)
+    yi = np.clip(np.rint(y[:, None, None] + rs[None, None, :] * s), 1, hgt - 2).astype(np.intp)
+    a, b, e = gxx[yi - 1, xi - 1], gyy[yi - 1, xi - 1], gxy[yi - 1, xi - 1]
     across = a * s * s - 2 * e * s * c + b * c * c
     along = a * c * c + 2 * e * s * c + b * s * s
-    line = np.maximum(across - np.abs(along), 0.0)
+    dark = g[yi, xi] < background[:, None, None]
+    line = np.where(dark, np.maximum(across - np.abs(along), 0.0), 0.0)
     return line.mean(axis=2).max(axis=1)

@@ -44,9 +44,19 @@ def default_calibration() -> Calibration:
 
 
 _FLOAT_FIELDS = (
-    "duration_s", "concentration", "head_length_um", "head_width_um", "tail_length_um",
-    "blur_um", "noise", "background", "debris_density", "blob_density",
-    "round_cell_concentration", "circling_fraction", "max_progression_um_s",
+    "duration_s",
+    "concentration",
+    "head_length_um",
+    "head_width_um",
+    "tail_length_um",
+    "blur_um",
+    "noise",
+    "background",
+    "debris_density",
+    "blob_density",
+    "round_cell_concentration",
+    "circling_fraction",
+    "max_progression_um_s",
 )
 _OPTIONAL_FIELDS = ("background", "debris_density", "blob_density")
 
@@ -55,7 +65,9 @@ def _check(name: str, value: float, lo: float, hi: float, *, lo_open: bool = Fal
     ok = math.isfinite(value) and (lo < value if lo_open else lo <= value) and value <= hi
     if not ok:
         left = "(" if lo_open else "["
-        raise ValueError(f"SimulationConfig.{name}: expected a value in {left}{lo}, {hi}], got {value!r}")
+        raise ValueError(
+            f"SimulationConfig.{name}: expected a value in {left}{lo}, {hi}], got {value!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -92,7 +104,7 @@ class SimulationConfig:
         Standard deviation of the temporal (per-frame) Gaussian noise in grey levels, 0-100.
     background : float or None
         Mean background grey level (0-255); ``None`` takes the look's measured default
-        (phase 90, brightfield 155).
+        (phase 89, brightfield 155).
     debris_density : float or None
         Static debris particles per 1000 µm² of image, 0-1000; ``None`` takes the
         look's default (phase 60, about VISEM video 11; brightfield 15).
@@ -157,7 +169,9 @@ class SimulationConfig:
             value = getattr(self, name)
             if value is None and name in _OPTIONAL_FIELDS:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            if isinstance(value, bool) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
                 raise TypeError(f"SimulationConfig.{name}: expected a number, got {value!r}")
             object.__setattr__(self, name, float(value))
         object.__setattr__(self, "mix", tuple(float(m) for m in self.mix))
@@ -199,12 +213,18 @@ class SimulationConfig:
         for grade, m in zip(GRADES, self.mix, strict=True):
             _check(f"mix[{grade}]", m, 0.0, 1.0)
         if abs(sum(self.mix) - 1.0) > 1e-6:
-            raise ValueError(f"SimulationConfig.mix: expected fractions summing to 1, got {sum(self.mix)}")
+            raise ValueError(
+                f"SimulationConfig.mix: expected fractions summing to 1, got {sum(self.mix)}"
+            )
         if len(self.drift_um_s) != 2:
-            raise ValueError(f"SimulationConfig.drift_um_s: expected (x, y), got {self.drift_um_s!r}")
+            raise ValueError(
+                f"SimulationConfig.drift_um_s: expected (x, y), got {self.drift_um_s!r}"
+            )
         _check("|drift_um_s|", math.hypot(*self.drift_um_s), 0.0, 200.0)
         if self.look not in LOOKS:
-            raise ValueError(f"SimulationConfig.look: expected one of {list(LOOKS)}, got {self.look!r}")
+            raise ValueError(
+                f"SimulationConfig.look: expected one of {list(LOOKS)}, got {self.look!r}"
+            )
 
     @property
     def n_frames(self) -> int:
@@ -246,7 +266,10 @@ class SimulationConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"SimulationConfig: unknown parameter(s) {unknown}; expected some of {sorted(known)}")
+            raise ValueError(
+                f"SimulationConfig: unknown parameter(s) {unknown}; "
+                f"expected some of {sorted(known)}"
+            )
         kw = dict(d)
         if isinstance(kw.get("calibration"), dict):
             kw["calibration"] = Calibration.from_dict(kw["calibration"])
@@ -255,4 +278,3 @@ class SimulationConfig:
         if "drift_um_s" in kw:
             kw["drift_um_s"] = tuple(kw["drift_um_s"])
         return cls(**kw)
-

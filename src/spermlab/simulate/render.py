@@ -91,18 +91,46 @@ class Look:
 
 LOOK_PRESETS: dict[str, Look] = {
     "phase": Look(
-        background=90.0, texture=3.0, illumination=4.0,
-        core=117.0, glow=28.0, halo=28.0, ring=-2.0, halo_width=1.25, core_size=(0.185, 0.21),
-        neck=0.45, tail_mid=42.0, tail=32.0, tail_sigma_um=0.18,
-        debris=(8.0, 70.0), debris_bright=0.08, round_core=-55.0, round_rim=70.0,
-        debris_density=60.0, blob_density=0.3,
+        background=89.0,
+        texture=3.0,
+        illumination=4.0,
+        core=117.0,
+        glow=28.0,
+        halo=28.0,
+        ring=-2.0,
+        halo_width=1.25,
+        core_size=(0.185, 0.21),
+        neck=0.45,
+        tail_mid=42.0,
+        tail=32.0,
+        tail_sigma_um=0.18,
+        debris=(8.0, 70.0),
+        debris_bright=0.08,
+        round_core=-55.0,
+        round_rim=70.0,
+        debris_density=60.0,
+        blob_density=0.3,
     ),
     "brightfield": Look(
-        background=155.0, texture=1.2, illumination=3.0,
-        core=-80.0, glow=-45.0, halo=12.0, ring=5.0, halo_width=1.3, core_size=(0.4, 0.45),
-        neck=0.8, tail_mid=24.0, tail=12.0, tail_sigma_um=0.18,
-        debris=(6.0, 45.0), debris_bright=0.03, round_core=10.0, round_rim=-28.0,
-        debris_density=15.0, blob_density=0.1,
+        background=155.0,
+        texture=1.2,
+        illumination=3.0,
+        core=-95.0,
+        glow=-22.0,
+        halo=4.0,
+        ring=0.0,
+        halo_width=1.4,
+        core_size=(0.4, 0.45),
+        neck=0.8,
+        tail_mid=24.0,
+        tail=12.0,
+        tail_sigma_um=0.18,
+        debris=(6.0, 45.0),
+        debris_bright=0.03,
+        round_core=10.0,
+        round_rim=-28.0,
+        debris_density=15.0,
+        blob_density=0.1,
     ),
 }
 
@@ -114,13 +142,25 @@ def _grid(half: int) -> np.ndarray:
     return np.arange(-half, half + 1, dtype=np.float64)
 
 
-def head_profile(dx: np.ndarray, dy: np.ndarray, psi: np.ndarray, *, a: float, b: float,
-                 blur: float, look: Look) -> tuple[np.ndarray, np.ndarray]:
+def head_profile(
+    dx: np.ndarray,
+    dy: np.ndarray,
+    psi: np.ndarray,
+    *,
+    a: float,
+    b: float,
+    blur: float,
+    look: Look,
+    reach: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Head intensity and occlusion mask at offsets ``(dx, dy)`` px from the centre.
 
     ``dx``, ``dy`` broadcast with ``psi`` (the head axis angle); ``a``, ``b`` are the
-    semi-axes in px and ``blur`` the PSF standard deviation in px. The profile is even
-    in ``(dx, dy) → (−dx, −dy)``, so its centroid is the centre.
+    semi-axes in px and ``blur`` the PSF standard deviation in px. The profile is a
+    Gaussian core plus a function of the elliptical radius ``ρ`` (glow, halo, ring);
+    both are even in ``(dx, dy) → (−dx, −dy)``, so the centroid is the centre. Halo and
+    ring are tapered to 0 between ``0.8·reach`` and ``reach`` (px along the long axis),
+    so a patch of half-size ``reach`` holds the whole head.
     """
     c, s = np.cos(psi), np.sin(psi)
     xl = dx * c + dy * s
@@ -131,12 +171,30 @@ def head_profile(dx: np.ndarray, dy: np.ndarray, psi: np.ndarray, *, a: float, b
     core = look.core * np.exp(-0.5 * (xl * xl / sx2 + yl * yl / sy2))
     ae, be = np.sqrt(a * a + b2), np.sqrt(b * b + b2)
     rho = np.sqrt((xl / ae) ** 2 + (yl / be) ** 2)
+    grid, radial, occlusion = _radial_tables(ae, be, blur, look, reach)
+    pos = rho * ((grid.size - 1) / grid[-1])
+    i = np.minimum(pos.astype(np.int32), grid.size - 2)
+    frac = np.minimum(pos - i, 1.0)  # beyond the table: its last value (0 for the halo)
+    val = radial[i] + frac * (radial[i + 1] - radial[i])
+    mask = occlusion[i] + frac * (occlusion[i + 1] - occlusion[i])
+    return core + val, mask
+
+
+def _radial_tables(
+    ae: float, be: float, blur: float, look: Look, reach: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Glow + halo + ring, and the occlusion mask, tabulated against ρ."""
+    rho_max = 4.0 if reach is None else reach / ae
+    grid = np.linspace(0.0, rho_max, 2049, dtype=np.float32)
     edge = 0.12 + blur / max(be, 1e-9)
-    glow = look.glow / (1.0 + np.exp(np.clip((rho - 1.0) / edge, -50, 50)))
-    halo = look.halo * np.exp(-0.5 * (rho / look.halo_width) ** 2)
-    ring = look.ring * np.exp(-0.5 * ((rho - 2.2) / 0.35) ** 2)
-    mask = 1.0 / (1.0 + np.exp(np.clip((rho - look.neck) / 0.08, -50, 50)))
-    return core + glow + halo + ring, mask
+    glow = look.glow / (1.0 + np.exp(np.clip((grid - 1.0) / edge, -50, 50)))
+    halo = look.halo * np.exp(-0.5 * (grid / look.halo_width) ** 2)
+    halo += look.ring * np.exp(-0.5 * ((grid - 2.2) / 0.35) ** 2)
+    if reach is not None:
+        u = np.clip((grid - 0.8 * rho_max) / (0.2 * rho_max), 0.0, 1.0)
+        halo *= np.cos(0.5 * np.pi * u) ** 2
+    mask = 1.0 / (1.0 + np.exp(np.clip((grid - look.neck) / 0.08, -50, 50)))
+    return grid, glow + halo, mask
 
 
 class Renderer:
@@ -150,8 +208,9 @@ class Renderer:
         Seeds of the static background and of the per-frame noise.
     """
 
-    def __init__(self, config: SimulationConfig, scene: Scene, *, background_seed: int,
-                 noise_seed: int) -> None:
+    def __init__(
+        self, config: SimulationConfig, scene: Scene, *, background_seed: int, noise_seed: int
+    ) -> None:
         self.config = config
         self.scene = scene
         self.look = LOOK_PRESETS[config.look]
@@ -160,7 +219,7 @@ class Renderer:
         self.a = 0.5 * config.head_length_um / u
         self.b = 0.5 * config.head_width_um / u
         self.blur = config.blur_um / u
-        self.half = int(np.ceil(2.6 * np.hypot(self.a, self.blur))) + 1
+        self.half = int(np.ceil(2.8 * np.hypot(self.a, self.blur))) + 1
         self.reach = (config.tail_length_um + config.head_length_um) / u + 4.0
         self._background: np.ndarray | None = None
         self._background_seed = background_seed
@@ -169,7 +228,9 @@ class Renderer:
     def background(self) -> np.ndarray:
         """The static background (float32, height × width), built on first use."""
         if self._background is None:
-            self._background = make_background(self.config, self.look, np.random.default_rng(self._background_seed))
+            self._background = make_background(
+                self.config, self.look, np.random.default_rng(self._background_seed)
+            )
         return self._background
 
     def frames(self) -> Iterator[np.ndarray]:
@@ -179,8 +240,12 @@ class Renderer:
         for k in range(self.config.n_frames):
             img = self.render(k)
             if self.config.noise > 0:
-                img += np.float32(self.config.noise) * rng.standard_normal(shape, dtype=np.float32)
-            yield np.clip(np.rint(img), 0, 255).astype(np.uint8)
+                noise = rng.standard_normal(shape, dtype=np.float32)
+                noise *= np.float32(self.config.noise)
+                img += noise
+            np.rint(img, out=img)
+            np.clip(img, 0, 255, out=img)
+            yield img.astype(np.uint8)
 
     def render(self, k: int) -> np.ndarray:
         """Frame ``k`` without temporal noise, as float32."""
@@ -207,7 +272,11 @@ class Renderer:
         s = (np.arange(int(np.ceil(cfg.tail_length_um / step_um))) + 0.5) * step_um
         s = s[None, :]
         L = cfg.tail_length_um
-        wave = pop.tail_amp[idx, None] * (s / L) * np.sin(2 * np.pi * s / pop.tail_wavelength[idx, None] - sc.beat[idx, k][:, None])
+        wave = (
+            pop.tail_amp[idx, None]
+            * (s / L)
+            * np.sin(2 * np.pi * s / pop.tail_wavelength[idx, None] - sc.beat[idx, k][:, None])
+        )
         lateral = wave + 0.5 * pop.tail_bend[idx, None] * s * s
         th, ps = sc.theta[idx, k][:, None], sc.psi[idx, k][:, None]
         nx = sc.x[idx, k][:, None] - look.neck * self.a * np.cos(ps)
@@ -229,13 +298,15 @@ class Renderer:
         idx, hx, hy = idx[keep], hx[keep], hy[keep]
         if idx.size == 0:
             return
-        g = _grid(self.half)
+        g = _grid(self.half).astype(np.float32)
         c0 = np.floor(hx).astype(np.int64)
         r0 = np.floor(hy).astype(np.int64)
-        dx = (c0 - hx)[:, None, None] + 0.5 + g[None, None, :]
-        dy = (r0 - hy)[:, None, None] + 0.5 + g[None, :, None]
-        psi = sc.psi[idx, k][:, None, None]
-        val, mask = head_profile(dx, dy, psi, a=self.a, b=self.b, blur=self.blur, look=self.look)
+        dx = ((c0 - hx) + 0.5).astype(np.float32)[:, None, None] + g[None, None, :]
+        dy = ((r0 - hy) + 0.5).astype(np.float32)[:, None, None] + g[None, :, None]
+        psi = sc.psi[idx, k].astype(np.float32)[:, None, None]
+        val, mask = head_profile(
+            dx, dy, psi, a=self.a, b=self.b, blur=self.blur, look=self.look, reach=self.half - 0.5
+        )
         for n in range(idx.size):
             _add_patch(img, val[n], mask[n], tails, int(r0[n]) - self.half, int(c0[n]) - self.half)
 
@@ -260,18 +331,30 @@ def _splat(x: np.ndarray, y: np.ndarray, w: np.ndarray, height: int, width: int)
     x0 = x0.astype(np.int64)
     y0 = y0.astype(np.int64)
     idx_parts, w_parts = [], []
-    for ox, oy, ww in ((0, 0, (1 - fx) * (1 - fy)), (1, 0, fx * (1 - fy)),
-                       (0, 1, (1 - fx) * fy), (1, 1, fx * fy)):
+    for ox, oy, ww in (
+        (0, 0, (1 - fx) * (1 - fy)),
+        (1, 0, fx * (1 - fy)),
+        (0, 1, (1 - fx) * fy),
+        (1, 1, fx * fy),
+    ):
         xi, yi = x0 + ox, y0 + oy
         ok = (xi >= 0) & (xi < width) & (yi >= 0) & (yi < height)
         idx_parts.append(yi[ok] * width + xi[ok])
         w_parts.append((w * ww)[ok])
-    flat = np.bincount(np.concatenate(idx_parts), weights=np.concatenate(w_parts), minlength=height * width)
+    flat = np.bincount(
+        np.concatenate(idx_parts), weights=np.concatenate(w_parts), minlength=height * width
+    )
     return flat.reshape(height, width).astype(np.float32)
 
 
-def _add_patch(img: np.ndarray, val: np.ndarray, mask: np.ndarray | None, tails: np.ndarray | None,
-               top: int, left: int) -> None:
+def _add_patch(
+    img: np.ndarray,
+    val: np.ndarray,
+    mask: np.ndarray | None,
+    tails: np.ndarray | None,
+    top: int,
+    left: int,
+) -> None:
     """Add a patch whose top-left pixel is (top, left), clipped to the image."""
     h, w = img.shape
     ph, pw = val.shape
@@ -303,8 +386,9 @@ def make_background(config: SimulationConfig, look: Look, rng: np.random.Generat
     level = look.background if config.background is None else config.background
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     ph = rng.uniform(0, 2 * np.pi, 4)
-    illum = (np.cos(2 * np.pi * 0.6 * xx / w + ph[0]) * np.cos(2 * np.pi * 0.5 * yy / h + ph[1])
-             + 0.5 * np.cos(2 * np.pi * (xx / w + yy / h) + ph[2]))
+    illum = np.cos(2 * np.pi * 0.6 * xx / w + ph[0]) * np.cos(
+        2 * np.pi * 0.5 * yy / h + ph[1]
+    ) + 0.5 * np.cos(2 * np.pi * (xx / w + yy / h) + ph[2])
     img = np.float32(level) + np.float32(look.illumination / 1.5) * illum.astype(np.float32)
     tex = ndi.gaussian_filter(rng.standard_normal((h, w)).astype(np.float32), 1.2)
     img += np.float32(look.texture) * tex / max(float(tex.std()), 1e-6)
@@ -313,12 +397,16 @@ def make_background(config: SimulationConfig, look: Look, rng: np.random.Generat
     return img.astype(np.float32)
 
 
-def _field_count(config: SimulationConfig, density_per_1000_um2: float, rng: np.random.Generator) -> int:
+def _field_count(
+    config: SimulationConfig, density_per_1000_um2: float, rng: np.random.Generator
+) -> int:
     w, h = config.field_um
     return int(rng.poisson(density_per_1000_um2 * w * h / 1000.0))
 
 
-def _add_debris(img: np.ndarray, config: SimulationConfig, look: Look, rng: np.random.Generator) -> None:
+def _add_debris(
+    img: np.ndarray, config: SimulationConfig, look: Look, rng: np.random.Generator
+) -> None:
     """Static debris: small dark dots, and clumps of 2-4 dots with a bright phase halo."""
     u = config.calibration.um_per_px
     density = look.debris_density if config.debris_density is None else config.debris_density
@@ -345,11 +433,13 @@ def _add_debris(img: np.ndarray, config: SimulationConfig, look: Look, rng: np.r
         if parts[i] > 1:
             wide = ndi.gaussian_filter(core, 2.0 * sigma[i] + 1.0)
             halo = wide / max(float(wide.max()), 1e-9) * (1.0 - core) ** 2
-            val = val + 0.9 * depth[i] * halo
+            val = val + 1.5 * depth[i] * halo
         _add_patch(img, val.astype(np.float32), None, None, r0 - half, c0 - half)
 
 
-def _add_blobs(img: np.ndarray, config: SimulationConfig, look: Look, rng: np.random.Generator) -> None:
+def _add_blobs(
+    img: np.ndarray, config: SimulationConfig, look: Look, rng: np.random.Generator
+) -> None:
     u = config.calibration.um_per_px
     density = look.blob_density if config.blob_density is None else config.blob_density
     n = _field_count(config, density, rng)
@@ -361,5 +451,8 @@ def _add_blobs(img: np.ndarray, config: SimulationConfig, look: Look, rng: np.ra
         c0, r0 = int(np.floor(x)), int(np.floor(y))
         g = _grid(half)
         dist = np.hypot((c0 - x + 0.5 + g)[None, :], (r0 - y + 0.5 + g)[:, None])
-        val = amp * (np.exp(-0.5 * (dist / (0.6 * r)) ** 2) - 0.7 * np.exp(-0.5 * ((dist - r) / (0.3 * r)) ** 2))
+        val = amp * (
+            np.exp(-0.5 * (dist / (0.6 * r)) ** 2)
+            - 0.7 * np.exp(-0.5 * ((dist - r) / (0.3 * r)) ** 2)
+        )
         _add_patch(img, val.astype(np.float32), None, None, r0 - half, c0 - half)

@@ -21,21 +21,52 @@ import numpy as np
 import pandas as pd
 
 from spermlab.simulate.config import SimulationConfig
-from spermlab.simulate.swimmers import Paths, Population, compute_paths, continuous_vcl, sample_population
+from spermlab.simulate.swimmers import (
+    Paths,
+    Population,
+    compute_paths,
+    continuous_vcl,
+    sample_population,
+)
 from spermlab.tables import TRACKS, validate
 
 __all__ = ["CELL_COLUMNS", "FRAME_COLUMNS", "Scene", "build_scene"]
 
 #: Columns of the per-cell truth table (one row per cell, i.e. per visit of the field).
 CELL_COLUMNS: tuple[str, ...] = (
-    "cell_id", "swimmer_id", "model", "grade", "progression", "speed", "radius",
-    "vcl", "vsl", "vap", "vcl_continuous", "alh", "bcf",
-    "first_frame", "last_frame", "n_frames", "n_in_field", "crossing_frame", "crosses_with",
+    "cell_id",
+    "swimmer_id",
+    "model",
+    "grade",
+    "progression",
+    "speed",
+    "radius",
+    "vcl",
+    "vsl",
+    "vap",
+    "vcl_continuous",
+    "alh",
+    "bcf",
+    "beat_hz",
+    "first_frame",
+    "last_frame",
+    "n_frames",
+    "n_in_field",
+    "crossing_frame",
+    "crosses_with",
 )
 
 #: Columns of the per-frame truth table (one row per cell and frame).
 FRAME_COLUMNS: tuple[str, ...] = (
-    "frame", "cell_id", "x_um", "y_um", "x_px", "y_px", "angle", "visible", "in_field",
+    "frame",
+    "cell_id",
+    "x_um",
+    "y_um",
+    "x_px",
+    "y_px",
+    "angle",
+    "visible",
+    "in_field",
 )
 
 ROUND_CELL_D_UM2_S = 0.02
@@ -79,8 +110,11 @@ def _volume_count(config: SimulationConfig, conc: float, rng: np.random.Generato
     return int(rng.poisson(lam))
 
 
-def _plan_crossings(pop: Population, config: SimulationConfig, rng: np.random.Generator,
-                    ) -> tuple[Population, list[tuple[int, int, int, float, float]]]:
+def _plan_crossings(
+    pop: Population,
+    config: SimulationConfig,
+    rng: np.random.Generator,
+) -> tuple[Population, list[tuple[int, int, int, float, float]]]:
     """Pick pairs of progressive cells and turn the second so the two cross."""
     cand = np.flatnonzero(np.isin(pop.model, ["progressive", "circling"]))
     cand = rng.permutation(cand)
@@ -113,8 +147,11 @@ def _segments(ux: np.ndarray, uy: np.ndarray, lx: float, ly: float, m: float) ->
     return seg + offset[:, None]
 
 
-def _round_cells(config: SimulationConfig, t: np.ndarray, rng: np.random.Generator,
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _round_cells(
+    config: SimulationConfig,
+    t: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     w, h = config.field_um
     m = margin_um(config)
     n = _volume_count(config, config.round_cell_concentration, rng)
@@ -166,14 +203,29 @@ def build_scene(config: SimulationConfig, rng: np.random.Generator) -> Scene:
     cells = _cell_table(config, pop, paths, cell_of, frames, plans)
     rx, ry, rr = _round_cells(config, t, rng)
     return Scene(
-        population=pop, x=x_um / u, y=y_um / u, psi=paths.psi, theta=paths.theta,
-        beat=paths.beat, round_x=rx, round_y=ry, round_r=rr, cells=cells, frames=frames,
-        tracks=_tracks(config, frames), crossings=len(plans),
+        population=pop,
+        x=x_um / u,
+        y=y_um / u,
+        psi=paths.psi,
+        theta=paths.theta,
+        beat=paths.beat,
+        round_x=rx,
+        round_y=ry,
+        round_r=rr,
+        cells=cells,
+        frames=frames,
+        tracks=_tracks(config, frames),
+        crossings=len(plans),
     )
 
 
-def _frame_table(config: SimulationConfig, cell_of: np.ndarray, x_um: np.ndarray,
-                 y_um: np.ndarray, psi: np.ndarray) -> pd.DataFrame:
+def _frame_table(
+    config: SimulationConfig,
+    cell_of: np.ndarray,
+    x_um: np.ndarray,
+    y_um: np.ndarray,
+    psi: np.ndarray,
+) -> pd.DataFrame:
     u = config.calibration.um_per_px
     n, n_t = cell_of.shape
     xp, yp = x_um / u, y_um / u
@@ -195,37 +247,56 @@ def _frame_table(config: SimulationConfig, cell_of: np.ndarray, x_um: np.ndarray
     return pd.DataFrame(data, columns=list(FRAME_COLUMNS))
 
 
-def _per_cell_sum(ids: np.ndarray, same: np.ndarray, values: np.ndarray, n_cells: int) -> np.ndarray:
+def _per_cell_sum(
+    ids: np.ndarray, same: np.ndarray, values: np.ndarray, n_cells: int
+) -> np.ndarray:
     return np.bincount(ids[same], weights=values[same], minlength=n_cells)
 
 
-def _cell_table(config: SimulationConfig, pop: Population, paths: Paths, cell_of: np.ndarray,
-                frames: pd.DataFrame, plans: list[tuple[int, int, int, float, float]]) -> pd.DataFrame:
-    """Per-cell truth, kinematics in the fluid frame at the video frame rate."""
-    dt = config.calibration.dt
+def _segment_kinematics(paths: Paths, cell_of: np.ndarray, dt: float) -> dict[str, np.ndarray]:
+    """Swimmer, frame span and VCL/VSL/VAP (fluid frame, frame rate) of every cell."""
     n_cells = int(cell_of.max()) + 1 if cell_of.size else 0
-    swimmer = np.repeat(np.arange(cell_of.shape[0]), cell_of.shape[1]).reshape(cell_of.shape)
+    flat = cell_of.ravel()
+    swimmer = np.repeat(np.arange(cell_of.shape[0]), cell_of.shape[1])
+    t_idx = np.tile(np.arange(cell_of.shape[1]), cell_of.shape[0])
+    n_fr = np.bincount(flat, minlength=n_cells)
+    first = np.full(n_cells, cell_of.shape[1], dtype=np.int64)
+    last = np.zeros(n_cells, dtype=np.int64)
+    np.minimum.at(first, flat, t_idx)
+    np.maximum.at(last, flat, t_idx)
+    sw = np.zeros(n_cells, dtype=np.int64)
+    sw[flat] = swimmer
     same = cell_of[:, 1:] == cell_of[:, :-1]
     ids = cell_of[:, :-1]
     head_step = np.hypot(np.diff(paths.head_x, axis=1), np.diff(paths.head_y, axis=1))
     cen_step = np.hypot(np.diff(paths.centre_x, axis=1), np.diff(paths.centre_y, axis=1))
-    n_fr = np.bincount(cell_of.ravel(), minlength=n_cells)
-    first = np.full(n_cells, cell_of.shape[1], dtype=np.int64)
-    last = np.zeros(n_cells, dtype=np.int64)
-    t_idx = np.broadcast_to(np.arange(cell_of.shape[1]), cell_of.shape)
-    np.minimum.at(first, cell_of.ravel(), t_idx.ravel())
-    np.maximum.at(last, cell_of.ravel(), t_idx.ravel())
-    sw = np.zeros(n_cells, dtype=np.int64)
-    sw[cell_of.ravel()] = swimmer.ravel()
     dur = (n_fr - 1) * dt
+    dx = paths.head_x[sw, last] - paths.head_x[sw, first]
+    dy = paths.head_y[sw, last] - paths.head_y[sw, first]
     with np.errstate(invalid="ignore", divide="ignore"):
         vcl = _per_cell_sum(ids, same, head_step, n_cells) / dur
         vap = _per_cell_sum(ids, same, cen_step, n_cells) / dur
-        vsl = np.hypot(paths.head_x[sw, last] - paths.head_x[sw, first],
-                       paths.head_y[sw, last] - paths.head_y[sw, first]) / dur
+        vsl = np.hypot(dx, dy) / dur
     short = n_fr < 2
     vcl[short] = vsl[short] = vap[short] = np.nan
-    n_in = np.bincount(frames["cell_id"].to_numpy()[frames["in_field"].to_numpy()], minlength=n_cells)
+    return {"swimmer_id": sw, "first_frame": first, "last_frame": last,
+            "n_frames": n_fr.astype(np.int64), "vcl": vcl, "vsl": vsl, "vap": vap}  # fmt: skip
+
+
+def _cell_table(
+    config: SimulationConfig,
+    pop: Population,
+    paths: Paths,
+    cell_of: np.ndarray,
+    frames: pd.DataFrame,
+    plans: list[tuple[int, int, int, float, float]],
+) -> pd.DataFrame:
+    """Per-cell truth, kinematics in the fluid frame at the video frame rate."""
+    kin = _segment_kinematics(paths, cell_of, config.calibration.dt)
+    sw = kin["swimmer_id"]
+    n_cells = sw.shape[0]
+    in_field = frames["in_field"].to_numpy()
+    n_in = np.bincount(frames["cell_id"].to_numpy()[in_field], minlength=n_cells)
     cross_f = np.full(n_cells, -1, dtype=np.int64)
     cross_w = np.full(n_cells, -1, dtype=np.int64)
     for i, j, f, _, _ in plans:
@@ -233,13 +304,20 @@ def _cell_table(config: SimulationConfig, pop: Population, paths: Paths, cell_of
         cross_f[[ci, cj]] = f
         cross_w[ci], cross_w[cj] = cj, ci
     table = {
-        "cell_id": np.arange(n_cells, dtype=np.int64), "swimmer_id": sw,
-        "model": pop.model[sw].astype(object), "grade": pop.grade[sw].astype(object),
-        "progression": pop.progression[sw], "speed": pop.speed[sw], "radius": pop.radius[sw],
-        "vcl": vcl, "vsl": vsl, "vap": vap, "vcl_continuous": continuous_vcl(pop)[sw],
-        "alh": pop.alh[sw], "bcf": pop.bcf[sw], "first_frame": first, "last_frame": last,
-        "n_frames": n_fr.astype(np.int64), "n_in_field": n_in.astype(np.int64),
-        "crossing_frame": cross_f, "crosses_with": cross_w,
+        **kin,
+        "cell_id": np.arange(n_cells, dtype=np.int64),
+        "model": pop.model[sw].astype(object),
+        "grade": pop.grade[sw].astype(object),
+        "progression": pop.progression[sw],
+        "speed": pop.speed[sw],
+        "radius": pop.radius[sw],
+        "vcl_continuous": continuous_vcl(pop)[sw],
+        "alh": pop.alh[sw],
+        "bcf": 2.0 * pop.beat_hz[sw],
+        "beat_hz": pop.beat_hz[sw],
+        "n_in_field": n_in.astype(np.int64),
+        "crossing_frame": cross_f,
+        "crosses_with": cross_w,
     }
     return pd.DataFrame(table, columns=list(CELL_COLUMNS))
 
@@ -251,9 +329,16 @@ def _tracks(config: SimulationConfig, frames: pd.DataFrame) -> pd.DataFrame:
     x, y = f["x_px"].to_numpy(), f["y_px"].to_numpy()
     x0, x1 = np.clip(x - side / 2, 0, config.width), np.clip(x + side / 2, 0, config.width)
     y0, y1 = np.clip(y - side / 2, 0, config.height), np.clip(y + side / 2, 0, config.height)
-    table = pd.DataFrame({
-        "frame": f["frame"].to_numpy(), "x": (x0 + x1) / 2, "y": (y0 + y1) / 2,
-        "w": x1 - x0, "h": y1 - y0, "cls": np.zeros(len(f), dtype=np.int64),
-        "score": np.ones(len(f)), "track_id": f["cell_id"].to_numpy(),
-    })
+    table = pd.DataFrame(
+        {
+            "frame": f["frame"].to_numpy(),
+            "x": (x0 + x1) / 2,
+            "y": (y0 + y1) / 2,
+            "w": x1 - x0,
+            "h": y1 - y0,
+            "cls": np.zeros(len(f), dtype=np.int64),
+            "score": np.ones(len(f)),
+            "track_id": f["cell_id"].to_numpy(),
+        }
+    )
     return validate(table.reset_index(drop=True), TRACKS, name="simulated tracks")

@@ -43,7 +43,9 @@ class Simulation:
         in 1 s), ``speed`` (µm/s along the average path), ``radius`` (µm, of the average
         path; NaN if immotile), ``vcl`` ``vsl`` ``vap`` (µm/s, from the exact positions at
         the frame rate, fluid frame, over the cell's frames), ``vcl_continuous`` (µm/s,
-        frame-rate-free limit), ``alh`` (µm, peak-to-peak), ``bcf`` (Hz), ``first_frame``,
+        frame-rate-free limit), ``alh`` (µm, peak-to-peak), ``bcf`` (Hz, crossings
+        of the average path per second, ``2 × beat_hz``), ``beat_hz`` (Hz),
+        ``first_frame``,
         ``last_frame``, ``n_frames``, ``n_in_field``, ``crossing_frame`` and
         ``crosses_with`` (-1 if none).
     frames : DataFrame
@@ -152,7 +154,9 @@ class Simulation:
         }
 
 
-def simulate(config: SimulationConfig | None = None, *, rng: np.random.Generator | int) -> Simulation:
+def simulate(
+    config: SimulationConfig | None = None, *, rng: np.random.Generator | int
+) -> Simulation:
     """Simulate a phase-contrast (or bright-field) sperm recording with exact truth.
 
     The cells and their paths are drawn now; the frames are rendered lazily when the
@@ -196,12 +200,24 @@ def simulate(config: SimulationConfig | None = None, *, rng: np.random.Generator
     if scene.crossings < config.crossings:
         log.warning(
             "asked for %d crossing pairs, made %d: the population has %d progressive cells",
-            config.crossings, scene.crossings,
+            config.crossings,
+            scene.crossings,
             int(np.isin(scene.population.model, ["progressive", "circling"]).sum()),
         )
     renderer = Renderer(config, scene, background_seed=background_seed, noise_seed=noise_seed)
-    log.info("simulated %d swimmers, %d cells, %d frames", len(scene.population), len(scene.cells), config.n_frames)
+    log.info(
+        "simulated %d swimmers, %d cells, %d frames",
+        len(scene.population),
+        len(scene.cells),
+        config.n_frames,
+    )
     return Simulation(
-        config=config, seed=seed, cells=scene.cells, frames=scene.frames, tracks=scene.tracks,
-        crossings=scene.crossings, _scene=scene, _renderer=renderer,
+        config=config,
+        seed=seed,
+        cells=scene.cells,
+        frames=scene.frames,
+        tracks=scene.tracks,
+        crossings=scene.crossings,
+        _scene=scene,
+        _renderer=renderer,
     )

@@ -1,4 +1,4 @@
-"""Swimming models: how each simulated spermatozoon moves, in µm and seconds.
+r"""Swimming models: how each simulated spermatozoon moves, in µm and seconds.
 
 Every motile cell follows one analytic model. Its **average path** (the centreline) is
 an arc of a circle of radius ``R`` travelled at constant speed ``v``; the head
@@ -6,34 +6,43 @@ oscillates about it:
 
 .. math::
 
-    \\theta(t) = \\theta_0 + s\\,v t / R, \\qquad
-    \\mathbf{c}(t) = \\mathbf{c}_0 + \\int_0^t v\\,\\mathbf{u}(\\theta)\\,dt, \\qquad
-    \\mathbf{h}(t) = \\mathbf{c}(t) + \\tfrac{A}{2}\\sin(2\\pi f t + \\varphi)\\,\\mathbf{n}(\\theta)
+    \theta(t) = \theta_0 + s\,v t / R, \qquad
+    \mathbf{c}(t) = \mathbf{c}_0 + \int_0^t v\,\mathbf{u}(\theta)\,dt, \qquad
+    \mathbf{h}(t) = \mathbf{c}(t)
+        + \tfrac{A}{2}\sin(2\pi f t + \varphi)\,\mathbf{n}(\theta)
 
 with ``u`` the unit heading, ``n`` its left normal and ``s = ±1`` the turning sense.
 By construction:
 
 * **ALH** (amplitude of lateral head displacement) is the peak-to-peak lateral
-  excursion of the head about its average path, ``A`` µm. The WHO 2021 manual
-  (§3.5.4) allows ALH as "a maximum or an average"; here the amplitude is constant, so
-  both equal ``A``. Instruments that report the half-amplitude would give ``A/2``.
-* **BCF** (beat-cross frequency) is ``f`` Hz: the head crosses its average path in
-  the same direction once per beat cycle (in both directions ``2f`` times per second).
+  excursion of the head about its average path, ``A`` µm. The WHO manual's CASA
+  terminology allows ALH as "a maximum or an average" of the lateral displacement; here
+  the amplitude is constant, so both equal ``A``. Instruments that report the
+  half-amplitude (displacement from the average path) would give ``A/2``.
+* **BCF** (beat-cross frequency), the rate at which the head path crosses the average
+  path, is ``2f`` Hz: a head swinging at ``f`` Hz crosses twice per beat cycle. This is
+  the convention of :mod:`spermlab.analysis.kinematics`; the beat frequency ``f``
+  itself is kept as ``beat_hz``.
 * **Progression** is the straight-line distance covered by the average path in one
-  second, ``p = 2R·sin(v/(2R))`` (WHO 2021 §2.4.6: grade a if ``p ≥ 25`` µm/s, b if
+  second, ``p = 2R·sin(v/(2R))`` (WHO 2021 grades: a if ``p ≥ 25`` µm/s, b if
   ``5 ≤ p < 25``, c if motile with ``p < 5``, d immotile). A cell's grade is drawn first,
   then ``p`` within the grade's range, and ``v`` follows from ``p`` and ``R``.
 
 Immotile cells (grade d) diffuse: Brownian translation with ``D = 0.1 µm²/s`` and
-rotational diffusion ``D_r = 0.02 rad²/s``; they carry no beat (ALH = BCF = 0).
+rotational diffusion ``D_r = 0.02 rad²/s``; they carry no beat
+(ALH = BCF = beat_hz = 0).
 
 References
 ----------
 World Health Organization. *WHO laboratory manual for the examination and processing of
-human semen*, 6th ed., 2021 (§2.4.6 motility grades; §3.5.4 CASA terminology).
+human semen*, 6th ed., 2021 (sperm motility grades a-d; CASA terminology).
 
-Mortimer S.T. et al. The future of computer-aided sperm analysis. *Asian J Androl*
-17:545-553, 2015 (VCL, VSL, VAP, ALH, BCF definitions).
+Mortimer S.T. CASA—practical aspects. *J Androl* 21:515-524, 2000 (ALH and BCF
+conventions of CASA instruments).
+
+Mortimer S.T., van der Horst G., Mortimer D. The future of computer-aided sperm
+analysis. *Asian J Androl* 17:545-553, 2015 (VCL, VSL, VAP, ALH, BCF; frame-rate
+dependence of VCL).
 """
 
 from __future__ import annotations
@@ -62,7 +71,7 @@ BROWNIAN_D_UM2_S = 0.1
 #: Rotational diffusion coefficient of immotile cells (rad²/s).
 ROTATIONAL_D_RAD2_S = 0.02
 
-#: Per grade: (ALH range µm, BCF range Hz), uniform draws.
+#: Per grade: (ALH range µm, beat frequency range Hz), uniform draws.
 _BEAT = {
     "a": ((2.5, 6.0), (8.0, 15.0)),
     "b": ((1.5, 5.0), (5.0, 12.0)),
@@ -86,9 +95,9 @@ class Population:
         Radius ``R`` of the average path (µm); NaN for immotile cells.
     turn : ndarray
         Turning sense, +1 or -1.
-    alh, bcf, phase : ndarray
-        Peak-to-peak lateral amplitude ``A`` (µm), beat frequency ``f`` (Hz) and
-        beat phase ``φ`` (rad).
+    alh, beat_hz, phase : ndarray
+        Peak-to-peak lateral amplitude ``A`` (µm), beat frequency ``f`` (Hz; BCF is
+        ``2f``) and beat phase ``φ`` (rad).
     theta0 : ndarray
         Heading at t = 0 (rad, image axes: x right, y down).
     yaw : ndarray
@@ -106,7 +115,7 @@ class Population:
     radius: np.ndarray
     turn: np.ndarray
     alh: np.ndarray
-    bcf: np.ndarray
+    beat_hz: np.ndarray
     phase: np.ndarray
     theta0: np.ndarray
     yaw: np.ndarray
@@ -135,8 +144,8 @@ def speed_for_progression(progression: np.ndarray, radius: np.ndarray) -> np.nda
 
     Examples
     --------
-    >>> float(speed_for_progression(np.array([30.0]), np.array([1e9]))[0])
-    30.0
+    >>> round(float(speed_for_progression(np.array([30.0]), np.array([25.0]))[0]), 3)
+    32.175
     """
     ratio = np.asarray(progression, float) / (2.0 * np.asarray(radius, float))
     if np.any(ratio > 1.0 + 1e-12):
@@ -144,8 +153,9 @@ def speed_for_progression(progression: np.ndarray, radius: np.ndarray) -> np.nda
     return 2.0 * radius * np.arcsin(np.clip(ratio, 0.0, 1.0))
 
 
-def _draw_geometry(grade: np.ndarray, p: np.ndarray, config: SimulationConfig,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _draw_geometry(
+    grade: np.ndarray, p: np.ndarray, config: SimulationConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Model names and path radii for each cell."""
     n = grade.shape[0]
     model = np.full(n, "immotile", dtype=object)
@@ -187,18 +197,20 @@ def sample_population(n: int, config: SimulationConfig, rng: np.random.Generator
     """
     grade = np.asarray(GRADES, dtype=object)[rng.choice(4, size=n, p=np.asarray(config.mix))]
     lo = np.select([grade == "a", grade == "b"], [25.0, 5.0], 0.0)
-    hi = np.select([grade == "a", grade == "b", grade == "c"], [config.max_progression_um_s, 25.0, 5.0], 0.0)
+    hi = np.select(
+        [grade == "a", grade == "b", grade == "c"], [config.max_progression_um_s, 25.0, 5.0], 0.0
+    )
     p = lo + (hi - lo) * rng.random(n)
     model, radius = _draw_geometry(grade, p, config, rng)
     motile = grade != "d"
     speed = np.where(motile, speed_for_progression(p, np.where(motile, radius, 1.0)), 0.0)
     alh = np.zeros(n)
-    bcf = np.zeros(n)
+    beat = np.zeros(n)
     for g, ((a0, a1), (f0, f1)) in _BEAT.items():
         sel = grade == g
         alh[sel] = rng.uniform(a0, a1, int(sel.sum()))
-        bcf[sel] = rng.uniform(f0, f1, int(sel.sum()))
-    yaw = np.minimum(0.35, np.arctan(np.pi * bcf * alh / np.maximum(speed, 1.0)))
+        beat[sel] = rng.uniform(f0, f1, int(sel.sum()))
+    yaw = np.minimum(0.35, np.arctan(np.pi * beat * alh / np.maximum(speed, 1.0)))
     return Population(
         grade=grade,
         model=model,
@@ -207,7 +219,7 @@ def sample_population(n: int, config: SimulationConfig, rng: np.random.Generator
         radius=radius,
         turn=rng.choice(np.array([-1.0, 1.0]), size=n),
         alh=alh,
-        bcf=bcf,
+        beat_hz=beat,
         phase=rng.uniform(0.0, 2.0 * np.pi, n),
         theta0=rng.uniform(-np.pi, np.pi, n),
         yaw=np.where(motile, yaw, 0.0),
@@ -243,7 +255,7 @@ def _motile(pop: Population, t: np.ndarray) -> tuple[np.ndarray, ...]:
     k = kappa[:, None]
     cx = (np.sin(theta) - np.sin(th0)) / k
     cy = -(np.cos(theta) - np.cos(th0)) / k
-    beat = 2.0 * np.pi * pop.bcf[:, None] * t[None, :] + pop.phase[:, None]
+    beat = 2.0 * np.pi * pop.beat_hz[:, None] * t[None, :] + pop.phase[:, None]
     lateral = 0.5 * pop.alh[:, None] * np.sin(beat)
     hx = cx - lateral * np.sin(theta)
     hy = cy + lateral * np.cos(theta)
@@ -251,8 +263,12 @@ def _motile(pop: Population, t: np.ndarray) -> tuple[np.ndarray, ...]:
     return hx, hy, cx, cy, theta, psi, beat
 
 
-def _brownian(n: int, t: np.ndarray, theta0: np.ndarray, rng: np.random.Generator,
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _brownian(
+    n: int,
+    t: np.ndarray,
+    theta0: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     dt = np.diff(t, prepend=t[0])
     sd = np.sqrt(2.0 * BROWNIAN_D_UM2_S * dt)
     sr = np.sqrt(2.0 * ROTATIONAL_D_RAD2_S * dt)
@@ -304,6 +320,6 @@ def continuous_vcl(pop: Population, n_samples: int = 256) -> np.ndarray:
     v = pop.speed[:, None]
     half = 0.5 * pop.alh[:, None]
     along = v - half * np.sin(phi) * (kappa * pop.speed)[:, None]
-    across = half * 2.0 * np.pi * pop.bcf[:, None] * np.cos(phi)
+    across = half * 2.0 * np.pi * pop.beat_hz[:, None] * np.cos(phi)
     out = np.hypot(along, across).mean(axis=1)
     return np.where(pop.grade == "d", np.nan, out)

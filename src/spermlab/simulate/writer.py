@@ -95,12 +95,18 @@ def write_simulation(
     Raises
     ------
     ValueError
-        On a bad ``stem``, ``tables`` or ``jpeg_quality``.
+        On a bad ``stem``, ``tables`` or ``jpeg_quality``, or an odd image size with
+        ``video=True``.
     """
     if not stem or not all(c.isalnum() or c in "_-" for c in stem):
         raise ValueError(f"stem: expected letters, digits, '_' or '-', got {stem!r}")
     if tables not in TABLE_FORMATS:
         raise ValueError(f"tables: expected one of {list(TABLE_FORMATS)}, got {tables!r}")
+    if video and (sim.width % 2 or sim.height % 2):
+        raise ValueError(
+            f"video: H.264 yuv420p needs an even width and height, got {sim.width}x{sim.height}; "
+            "use video=False (frames only) or an even size"
+        )
     if not 50 <= jpeg_quality <= 100:
         raise ValueError(f"jpeg_quality: expected 50-100, got {jpeg_quality}")
     root = Path(out_dir) / stem
@@ -125,8 +131,11 @@ def write_simulation(
         if progress is not None:
             it = progress(it)
         _write_images(sim, it, paths, stem, jpeg_quality)
-    files = {k: (None if v is None else v.relative_to(root).as_posix() or ".")
-             for k, v in paths.__dict__.items() if k != "root"}
+    files = {
+        k: (None if v is None else v.relative_to(root).as_posix() or ".")
+        for k, v in paths.__dict__.items()
+        if k != "root"
+    }
     _write_json(paths.metadata, {**sim.to_dict(), "files": files, "layout": "visem-tracking"})
     return paths
 
@@ -158,11 +167,14 @@ def _write_labels(sim: Simulation, paths: SimulationFiles, stem: str) -> None:
         rows = groups.get(k)
         plain, ftid = ("", "") if rows is None else _label_lines(rows, sim.width, sim.height)
         (paths.labels / f"{stem}_frame_{k}.txt").write_text(plain, encoding="ascii", newline="\n")
-        (paths.labels_ftid / f"{stem}_frame_{k}_with_ftid.txt").write_text(ftid, encoding="ascii", newline="\n")
+        (paths.labels_ftid / f"{stem}_frame_{k}_with_ftid.txt").write_text(
+            ftid, encoding="ascii", newline="\n"
+        )
 
 
-def _write_images(sim: Simulation, it: Iterable[Frame], paths: SimulationFiles, stem: str,
-                  quality: int) -> None:
+def _write_images(
+    sim: Simulation, it: Iterable[Frame], paths: SimulationFiles, stem: str, quality: int
+) -> None:
     from PIL import Image
 
     with _VideoWriter(paths.video, sim.fps, sim.width, sim.height) as vw:
@@ -188,8 +200,9 @@ class _VideoWriter:
     def __enter__(self) -> _VideoWriter:
         if self.path is None:
             return self
-        import av
         from fractions import Fraction
+
+        import av
 
         self.container = av.open(str(self.path), "w", options={"fflags": "+bitexact"})
         rate = Fraction(self.fps).limit_denominator(1001)

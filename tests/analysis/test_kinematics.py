@@ -54,7 +54,7 @@ def test_sinusoid_alh_and_bcf():
     amp, f, v, seconds = 6.0, 10.0, 30.0, 5.0
     t = np.arange(int(seconds * FPS) + 1) / FPS
     xy = np.c_[v * t, amp / 2 * np.cos(2 * np.pi * f * t)]  # cos: samples hit the peaks
-    k = track_kinematics(xy, FPS, window=5)
+    k = track_kinematics(xy, FPS, window=5, adaptive=False)
     assert k["alh_max"] == pytest.approx(amp, rel=1e-9)
     # half-beats alternate peaks at +1 and -cos(pi/5)= -0.809 of A/2 (5 samples per cycle)
     assert k["alh"] == pytest.approx(amp * (1 + np.cos(np.pi / 5)) / 2, rel=0.02)
@@ -152,3 +152,27 @@ def test_progression_is_net_displacement_per_second_over_1s_windows():
     starts = np.arange(151) / FPS
     gain = np.where(starts + 1 <= 2, 30, np.where(starts >= 2, 30, np.abs(2 * (2 - starts) - 1) * 30))
     assert k["progression"] == pytest.approx(gain.mean(), rel=1e-9)
+
+
+def test_adaptive_average_path_removes_any_beat_frequency():
+    # A 7-Hz beat is not removed by the fixed 5-point window (7 Hz x 0.1 s = 0.7 cycles):
+    # the average path keeps a ripple and VAP reads high. The adaptive Gaussian (sigma =
+    # 0.5 / f) leaves exp(-pi^2/2) = 0.7 % of the ripple, so VAP is the forward speed.
+    amp, f, v, seconds = 5.0, 7.0, 40.0, 4.0
+    t = np.arange(int(seconds * FPS) + 1) / FPS
+    xy = np.c_[v * t, amp / 2 * np.sin(2 * np.pi * f * t)]
+    fixed = track_kinematics(xy, FPS, window=5, adaptive=False)
+    adaptive = track_kinematics(xy, FPS, window=5)
+    assert fixed["vap"] > 1.05 * v
+    assert adaptive["vap"] == pytest.approx(v, rel=0.01)
+    assert adaptive["bcf"] == pytest.approx(2 * f, abs=1 / seconds)
+    # the largest sample of a 7-Hz swing at 50 fps is within cos(pi * 7 / 50) of the peak
+    assert amp * np.cos(np.pi * f / FPS) * 0.98 <= adaptive["alh_max"] <= amp * 1.01
+
+
+def test_adaptive_path_keeps_a_10hz_sinusoid_peak_to_peak():
+    amp, f = 6.0, 10.0
+    t = np.arange(251) / FPS
+    xy = np.c_[30 * t, amp / 2 * np.cos(2 * np.pi * f * t)]
+    k = track_kinematics(xy, FPS, window=5)
+    assert k["alh_max"] == pytest.approx(amp * (1 - np.exp(-np.pi**2 / 2)), rel=5e-3)

@@ -49,7 +49,7 @@ def _add_curve(img, points, amp, width):
     y0, y1 = points[:, 1].min() - 4 * width, points[:, 1].max() + 4 * width
     box = (xx >= x0) & (xx <= x1) & (yy >= y0) & (yy <= y1)
     px, py = xx[box], yy[box]
-    d2 = np.min((px[:, None] - points[None, :, 0]) ** 2 + (py[:, None] - points[None, :, 1]) ** 2, axis=1)
+    d2 = ((px[:, None] - points[None, :, 0]) ** 2 + (py[:, None] - points[None, :, 1]) ** 2).min(1)
     img[box] += amp * np.exp(-0.5 * d2 / width**2)
 
 
@@ -211,7 +211,9 @@ def test_dark_polarity_on_inverted_frames(rng):
     bright = ClassicalDetector(preset("visem"), polarity="bright").detect(scene.image)
     dark = ClassicalDetector(preset("visem"), polarity="dark").detect(255.0 - scene.image)
     assert len(bright) == len(dark) == len(scene.heads)
-    np.testing.assert_allclose(dark[["x", "y"]].to_numpy(), bright[["x", "y"]].to_numpy(), atol=1e-3)
+    np.testing.assert_allclose(
+        dark[["x", "y"]].to_numpy(), bright[["x", "y"]].to_numpy(), atol=1e-3
+    )
     # the wrong polarity does not find the heads
     wrong = ClassicalDetector(preset("visem"), polarity="bright").detect(255.0 - scene.image)
     assert len(match(wrong[["x", "y"]].to_numpy(), scene.heads, 4.0)) <= 1
@@ -242,7 +244,10 @@ def test_scale_is_measured_within_the_calibrated_range(rng):
 
 def test_detect_source_streams_frames_with_a_fixed_scale(rng, detector):
     scenes = [make_scene(rng, distractors=False) for _ in range(3)]
-    frames = (Frame(index=10 + k, image=s.image.astype(np.uint8), timestamp=k / 50) for k, s in enumerate(scenes))
+    frames = (
+        Frame(index=10 + k, image=s.image.astype(np.uint8), timestamp=k / 50)
+        for k, s in enumerate(scenes)
+    )
     tables = list(detect_source(frames, detector))
     assert [int(t["frame"].iloc[0]) for t in tables] == [10, 11, 12]
     for table, scene in zip(tables, scenes, strict=True):

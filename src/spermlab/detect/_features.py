@@ -78,7 +78,9 @@ def grid_on_lattice(grid: np.ndarray, cell: float, ys: np.ndarray, xs: np.ndarra
     return rows[:, x0] * (1 - tx)[None, :] + rows[:, x1] * tx[None, :]
 
 
-def _interp_index(pos: np.ndarray, cell: float, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _interp_index(
+    pos: np.ndarray, cell: float, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Neighbouring tile indices and weight of the second, for positions ``pos`` (px)."""
     g = np.clip(np.asarray(pos, np.float32) / cell - 0.5, 0, n - 1)
     i0 = np.minimum(g.astype(np.intp), max(n - 2, 0))
@@ -269,7 +271,7 @@ def region_moments(patches: np.ndarray, level: np.ndarray, centroid_radius: floa
     w_sum = np.maximum(w_sum, 1e-12)
     half_tr = 0.5 * (vxx + vyy)
     spread = np.sqrt(np.maximum(half_tr**2 - (vxx * vyy - vxy**2), 0.0))
-    edge = comp[:, 0, :].any(1) | comp[:, -1, :].any(1) | comp[:, :, 0].any(1) | comp[:, :, -1].any(1)
+    rim = comp[:, [0, -1], :].any(axis=(1, 2)) | comp[:, :, [0, -1]].any(axis=(1, 2))
     return Regions(
         area=area,
         cx=w_x / w_sum,
@@ -278,7 +280,7 @@ def region_moments(patches: np.ndarray, level: np.ndarray, centroid_radius: floa
         width=4 * np.sqrt(np.maximum(half_tr - spread, 0.0)),
         box_w=4 * np.sqrt(np.maximum(vxx, 0.0)),
         box_h=4 * np.sqrt(np.maximum(vyy, 0.0)),
-        touches=edge,
+        touches=rim,
     )
 
 

@@ -191,7 +191,8 @@ class ClassicalDetector:
             )
         if self.polarity not in ("auto", "bright", "dark"):
             raise ValueError(
-                f"ClassicalDetector: polarity must be 'auto', 'bright' or 'dark', got {self.polarity!r}"
+                "ClassicalDetector: polarity must be 'auto', 'bright' or 'dark', "
+                f"got {self.polarity!r}"
             )
         if self.scale not in ("auto", "calibration"):
             raise ValueError(
@@ -199,8 +200,10 @@ class ClassicalDetector:
             )
         for name in ("head_length_um", "min_contrast"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-                raise ValueError(f"ClassicalDetector: {name} must be a positive number, got {value!r}")
+            if not (_is_real(value) and np.isfinite(value) and value > 0):
+                raise ValueError(
+                    f"ClassicalDetector: {name} must be a positive number, got {value!r}"
+                )
         if not (np.isfinite(self.scale_tolerance) and self.scale_tolerance >= 1):
             raise ValueError(
                 f"ClassicalDetector: scale_tolerance must be >= 1, got {self.scale_tolerance!r}"
@@ -211,7 +214,9 @@ class ClassicalDetector:
                 f"ClassicalDetector: head_length_px must be in [2, 500] px, got {length!r}"
             )
         if not (0 <= self.min_score <= 1):
-            raise ValueError(f"ClassicalDetector: min_score must be in [0, 1], got {self.min_score!r}")
+            raise ValueError(
+                f"ClassicalDetector: min_score must be in [0, 1], got {self.min_score!r}"
+            )
 
     @property
     def scale_range_px(self) -> tuple[float, float]:
@@ -390,6 +395,10 @@ def detect_source(
                 current.polarity, current.head_length_px, item.index,
             )
         yield current.detect(item.image, frame=item.index)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _as_float_image(image: np.ndarray) -> np.ndarray:

@@ -167,11 +167,12 @@ def merge_connected_peaks(
 ) -> np.ndarray:
     """Keep one peak per bright object.
 
-    Two peaks closer than ``radius`` px are the same object when the grey level of
-    ``image`` along the segment joining them, less the background ``base`` (one
-    value per peak, averaged over the pair), never falls below ``saddle`` times the
-    lower peak (no dark gap between them); the brighter one is kept. Returns a
-    boolean mask of the peaks kept.
+    Two peaks closer than ``radius`` px are the same object when the lowest grey level
+    of ``image`` along the segment joining them (the saddle), less the background
+    ``base`` (one value per peak, averaged over the pair), is at least ``saddle``
+    times the fainter peak, or when the fainter peak rises less than ``prominence``
+    above the saddle (topographic prominence, in grey levels); the brighter one is
+    kept. Returns a boolean mask of the peaks kept.
     """
     n = len(x)
     alive = np.ones(n, dtype=bool)
@@ -287,10 +288,10 @@ def region_moments(patches: np.ndarray, level: np.ndarray, centroid_radius: floa
 def dark_depth(
     blurred: np.ndarray, x: np.ndarray, y: np.ndarray, background: np.ndarray, radius: float
 ) -> np.ndarray:
-    """Darkest value of a blurred half-resolution image within ``radius`` px of each
-    point, less the point's ``background``.
+    """Darkest value of a blurred half-resolution image near each point.
 
-    Blurring before taking the minimum suppresses thin dark lines (tails, the rim of
+    The minimum is taken within ``radius`` px (full resolution) of each point and the
+    point's ``background`` is subtracted. Blurring before taking the minimum suppresses thin dark lines (tails, the rim of
     a head) and keeps dark bodies several pixels wide (debris, cells).
     """
     rc = max(1, int(np.ceil(radius / 2)))
@@ -325,7 +326,7 @@ def tail_evidence(
     hess: tuple[np.ndarray, np.ndarray, np.ndarray],
     x: np.ndarray,
     y: np.ndarray,
-    background: np.ndarray,
+    ceiling: np.ndarray,
     r0: float,
     r1: float,
     *,
@@ -338,8 +339,8 @@ def tail_evidence(
     derivative across the ray (from the Hessian ``hess`` of the smoothed image ``g``)
     measures a line running along the ray; the absolute second derivative along the
     ray is subtracted, so that blobs, which curve both ways, score low, and samples
-    not darker than the point's ``background`` count zero (a flagellum is dark in
-    phase contrast; the bright side of an edge or halo is not). Rings and halos
+    not darker than ``ceiling`` (one grey level per point) count zero (a flagellum is
+    dark in phase contrast; the bright side of an edge or halo is not). Rings and halos
     centred on the point run across the rays and score zero. Returns the best ray's
     mean line strength, in the units of ``hess``.
     """
@@ -357,6 +358,6 @@ def tail_evidence(
     a, b, e = gxx[yi - 1, xi - 1], gyy[yi - 1, xi - 1], gxy[yi - 1, xi - 1]
     across = a * s * s - 2 * e * s * c + b * c * c
     along = a * c * c + 2 * e * s * c + b * s * s
-    dark = g[yi, xi] < background[:, None, None]
+    dark = g[yi, xi] < ceiling[:, None, None]
     line = np.where(dark, np.maximum(across - np.abs(along), 0.0), 0.0)
     return line.mean(axis=2).max(axis=1)

@@ -38,10 +38,11 @@ Grier (1996) [1]_ and adds tests, each stated in units of the apparent head leng
      thin dark rim of a head, nothing within L of the peak lies more than half the
      peak height below background. The bright phase halo beside dark debris, dead
      cells and air bubbles fails this test;
-   * *flagellum*: the best of 48 radial rays from 0.75 L to 2.1 L carries a thin line
-     that is darker than the background (Hessian second derivative across the ray,
-     minus the absolute one along it), at least 2.5 noise sigmas of the Hessian on
-     average. Motile and immotile sperm have one; round cells, specks, debris and
+   * *flagellum*: the best of 48 radial rays from 0.75 L to 2.1 L carries a thin dark
+     line (Hessian second derivative across the ray, minus the absolute one along it,
+     counted where the smoothed image lies below background plus a tenth of the head's
+     contrast, as the phase halo lifts the grey level next to a head), at least 2.5
+     noise sigmas of the Hessian on average. Motile and immotile sperm have one; round cells, specks, debris and
      beads do not, and rings or halos centred on the candidate cross the rays instead
      of running along them.
 
@@ -49,11 +50,23 @@ Grier (1996) [1]_ and adds tests, each stated in units of the apparent head leng
    0-1 and a candidate must pass all tests (a soft AND). Detections scoring at least
    ``min_score`` (default 0.5) are returned.
 7. **Position and box.** The centre is the grey-level-weighted centroid of the
-   half-maximum region within 0.5 L of the peak (sub-pixel); the box is the 4-sigma
-   extent of the region above a quarter of the peak, clipped to the image.
+   half-maximum region within 0.5 L of the peak (sub-pixel). The box is the 4-sigma
+   extent (second moments) of the head's footprint, the connected region where the
+   image departs from background by more than 15 % of the peak either way (the bright
+   body and its dark phase rim), clipped to the image.
 
 The fractions of ``L`` and the thresholds were set by reasoning and by inspecting
-images of VISEM-Tracking video 11, frames 0-499 (no classifier was fitted).
+images of VISEM-Tracking video 11, frames 0-499 (no classifier was fitted). On that
+video the measured head length is about 9 px, which implies about 0.49 µm/px for a
+4.5 µm head, twice the optical value of the ``visem`` preset (0.2475 µm/px).
+
+Known limitations: heads seen slightly out of focus, as a dark oval with a small
+bright centre, fail the contrast and dark-body tests; bright heads whose flagellum is
+invisible fail the flagellum test (set ``use_tail=False`` where flagella are never
+visible, e.g. low-contrast bright field, at the price of accepting round cells and
+specks of head size); two heads that touch along a bright ridge are merged; a bright
+spot on the rim of a round cell that happens to lie next to a dark line can pass;
+clusters are not labelled (every detection has ``cls`` 0).
 
 References
 ----------
@@ -107,7 +120,9 @@ _MERGE = 1.3  # peaks closer than this may belong to one object
 _DARK_BLUR = 0.32  # blur that erases tails and rims before the dark-body test
 _DARK_RADIUS = 1.0  # dark bodies within this distance spoil a candidate
 _TAIL_R0, _TAIL_R1 = 0.75, 2.1  # annulus searched for the flagellum
+_TAIL_CEILING = 0.1  # a flagellum lies below background + this x the head's contrast
 _MAX_WIDTH, _MAX_LENGTH = 1.2, 2.3  # half-maximum extent of a head
+_FOOTPRINT = 0.15  # the box spans where |image - background| exceeds this x peak
 _EDGE = 1  # px: a maximum on the outermost row or column lies outside the image
 _PROMINENCE = 8.0  # noise sigmas: a separate object rises at least this far above the saddle
 _SADDLE = 0.6  # peaks joined by a ridge above this fraction of the lower one merge
@@ -169,8 +184,8 @@ class ClassicalDetector:
     >>> det = ClassicalDetector(preset("visem"))
     >>> det.scale_range_px  # doctest: +ELLIPSIS
     (7.27..., 45.45...)
-    >>> det.adapted_to(np.full((64, 64), 90.0)).head_length_px  # nothing to measure
-    7.2727272727272725
+    >>> round(det.adapted_to(np.full((64, 64), 90.0)).head_length_px, 2)  # nothing to measure
+    7.27
     """
 
     calibration: Calibration
@@ -372,7 +387,8 @@ def detect_source(
     Parameters
     ----------
     source : FrameSource or iterable of Frame
-        Frames, read one at a time (memory stays flat with the video's length).
+        Frames (anything with ``.index`` and ``.image``), read one at a time, so
+        memory stays flat with the video's length.
     detector : ClassicalDetector
         The detector.
     adapt : bool
@@ -386,15 +402,19 @@ def detect_source(
     """
     current = detector
     for k, item in enumerate(source):
-        if not isinstance(item, Frame):
-            raise TypeError(f"detect_source: item {k} is a {type(item).__name__}, expected a Frame")
+        image, index = getattr(item, "image", None), getattr(item, "index", None)
+        if image is None or index is None:
+            raise TypeError(
+                f"detect_source: item {k} is a {type(item).__name__}, expected a Frame "
+                "(an object with .index and .image)"
+            )
         if adapt and k == 0:
-            current = detector.adapted_to(item.image)
+            current = detector.adapted_to(image)
             log.info(
                 "classical detector: polarity %s, head length %.2f px (from frame %d)",
-                current.polarity, current.head_length_px, item.index,
+                current.polarity, current.head_length_px, index,
             )
-        yield current.detect(item.image, frame=item.index)
+        yield current.detect(image, frame=int(index))
 
 
 def _is_real(value: object) -> bool:
@@ -513,25 +533,30 @@ class _Context:
     def measure(self, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
         """Evidence for each peak; see the module documentation."""
         if len(x) == 0:
-            return {c: np.zeros(0) for c in CANDIDATE_COLUMNS if c != "score"}
+            feats = {c: np.zeros(0) for c in CANDIDATE_COLUMNS if c != "score"}
+            feats.update(peak_x=x, peak_y=y, isolated=np.zeros(0, dtype=bool))
+            return feats
         L = self.length
         radius = max(3, int(round(_PATCH * L)))
         bg = self.bg_at(x, y)
         peak = np.maximum(self.g1[y, x] - bg, 1e-6)
         patches = ft.gather(self.g1, x, y, radius, fill=-np.inf) - bg[:, None, None]
         half = ft.region_moments(patches, 0.5 * peak, 0.5 * L)
-        quarter = ft.region_moments(patches, 0.25 * peak, 0.5 * L)
+        # The head's footprint: its bright body and its dark phase rim.
+        magnitude = np.where(np.isneginf(patches), -np.inf, np.abs(patches))
+        footprint = ft.region_moments(magnitude, _FOOTPRINT * peak, 0.5 * L)
         band = ft.gather(self.dog, x, y, radius, fill=-np.inf)
         isolated = ~ft.region_moments(band, 0.5 * band[:, radius, radius], 0.5 * L).touches
         dark = ft.dark_depth(self.blurred, x, y, bg, _DARK_RADIUS * L) / peak
         tail = ft.tail_evidence(
-            self.g1, self.hess, x.astype(float), y.astype(float), bg, _TAIL_R0 * L, _TAIL_R1 * L
+            self.g1, self.hess, x.astype(float), y.astype(float), bg + _TAIL_CEILING * peak,
+            _TAIL_R0 * L, _TAIL_R1 * L,
         )
         return {
             "x": x + half.cx,
             "y": y + half.cy,
-            "w": np.maximum(quarter.box_w, 1.0),
-            "h": np.maximum(quarter.box_h, 1.0),
+            "w": np.maximum(footprint.box_w, 1.0),
+            "h": np.maximum(footprint.box_h, 1.0),
             "peak_x": x,
             "peak_y": y,
             "contrast": peak / self.sigma,

@@ -48,7 +48,9 @@ from spermlab.calibration import Calibration, preset  # noqa: E402
 from spermlab.detect import ClassicalDetector, detect_source  # noqa: E402
 from spermlab.io.source import Frame  # noqa: E402
 
-DATA = Path(os.environ.get("SPERMLAB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(
+    os.environ.get("SPERMLAB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 RADIUS = 8.0
 
 
@@ -65,8 +67,10 @@ def hungarian(pred: np.ndarray, truth: np.ndarray, radius: float = RADIUS) -> in
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of boxes (x, y, w, h centre form): (n, m)."""
-    ax0, ay0, ax1, ay1 = a[:, 0] - a[:, 2] / 2, a[:, 1] - a[:, 3] / 2, a[:, 0] + a[:, 2] / 2, a[:, 1] + a[:, 3] / 2
-    bx0, by0, bx1, by1 = b[:, 0] - b[:, 2] / 2, b[:, 1] - b[:, 3] / 2, b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
+    ax0, ax1 = a[:, 0] - a[:, 2] / 2, a[:, 0] + a[:, 2] / 2
+    ay0, ay1 = a[:, 1] - a[:, 3] / 2, a[:, 1] + a[:, 3] / 2
+    bx0, bx1 = b[:, 0] - b[:, 2] / 2, b[:, 0] + b[:, 2] / 2
+    by0, by1 = b[:, 1] - b[:, 3] / 2, b[:, 1] + b[:, 3] / 2
     iw = np.clip(np.minimum(ax1[:, None], bx1[None]) - np.maximum(ax0[:, None], bx0[None]), 0, None)
     ih = np.clip(np.minimum(ay1[:, None], by1[None]) - np.maximum(ay0[:, None], by0[None]), 0, None)
     inter = iw * ih
@@ -118,7 +122,9 @@ def visem_frames(root: Path, n_frames: int) -> Iterator[Frame]:
 def visem_truth(root: Path, n: int) -> pd.DataFrame:
     a = np.loadtxt(root / "labels" / f"11_frame_{n}.txt", ndmin=2)
     a = a[a[:, 0] == 0]
-    return pd.DataFrame({"x": a[:, 1] * 640, "y": a[:, 2] * 480, "w": a[:, 3] * 640, "h": a[:, 4] * 480})
+    return pd.DataFrame(
+        {"x": a[:, 1] * 640, "y": a[:, 2] * 480, "w": a[:, 3] * 640, "h": a[:, 4] * 480}
+    )
 
 
 def trackpy_detect(image: np.ndarray, frame: int, **kwargs: object) -> pd.DataFrame:
@@ -206,7 +212,8 @@ def run_svia(folder: Path, with_trackpy: bool) -> pd.DataFrame:
     for video in sorted(p.stem for p in folder.glob("S_*.mp4")):
         counts: dict[str, list[int]] = {k: [] for k in variants}
         for name, det in variants.items():
-            counts[name] = [len(t) for t in detect_source(svia_frames(folder / f"{video}.mp4"), det)]
+            tables = detect_source(svia_frames(folder / f"{video}.mp4"), det)
+            counts[name] = [len(t) for t in tables]
         if with_trackpy:
             counts["trackpy (invert)"] = [
                 len(trackpy_detect(f.image, f.index, invert=True))
@@ -215,13 +222,17 @@ def run_svia(folder: Path, with_trackpy: bool) -> pd.DataFrame:
         for k in range(len(counts["classical"])):
             truth = svia_truth(folder, video, k)
             for name, c in counts.items():
-                rows.append({"video": video, "frame": k, "method": name, "count": c[k], "truth": truth})
+                rows.append(
+                    {"video": video, "frame": k, "method": name, "count": c[k], "truth": truth}
+                )
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------ main
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--frames", type=int, default=1000)
     ap.add_argument("--no-trackpy", action="store_true")
@@ -260,7 +271,8 @@ def main() -> None:
         svia["error"] = svia["count"] - svia["truth"]
         summary = svia.groupby("method").apply(
             lambda g: pd.Series({
-                "frames": len(g), "truth_per_frame": g.truth.mean(), "count_per_frame": g["count"].mean(),
+                "frames": len(g), "truth_per_frame": g.truth.mean(),
+                "count_per_frame": g["count"].mean(),
                 "MAE": g.error.abs().mean(), "bias": g.error.mean(),
                 "r": np.corrcoef(g["count"], g.truth)[0, 1],
             }),  # fmt: skip

@@ -291,8 +291,9 @@ def dark_depth(
     """Darkest value of a blurred half-resolution image near each point.
 
     The minimum is taken within ``radius`` px (full resolution) of each point and the
-    point's ``background`` is subtracted. Blurring before taking the minimum suppresses thin dark lines (tails, the rim of
-    a head) and keeps dark bodies several pixels wide (debris, cells).
+    point's ``background`` is subtracted. Blurring before taking the minimum
+    suppresses thin dark lines (tails, the rim of a head) and keeps dark bodies
+    several pixels wide (debris, cells).
     """
     rc = max(1, int(np.ceil(radius / 2)))
     xi = np.round(np.asarray(x) / 2).astype(np.intp)

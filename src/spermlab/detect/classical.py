@@ -42,9 +42,9 @@ Grier (1996) [1]_ and adds tests, each stated in units of the apparent head leng
      line (Hessian second derivative across the ray, minus the absolute one along it,
      counted where the smoothed image lies below background plus a tenth of the head's
      contrast, as the phase halo lifts the grey level next to a head), at least 2.5
-     noise sigmas of the Hessian on average. Motile and immotile sperm have one; round cells, specks, debris and
-     beads do not, and rings or halos centred on the candidate cross the rays instead
-     of running along them.
+     noise sigmas of the Hessian on average. Motile and immotile sperm have one;
+     round cells, specks, debris and beads do not, and rings or halos centred on the
+     candidate cross the rays instead of running along them.
 
 6. **Score.** The product of one logistic membership per test, so that the score is in
    0-1 and a candidate must pass all tests (a soft AND). Detections scoring at least
@@ -94,7 +94,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -189,6 +189,7 @@ class ClassicalDetector:
     """
 
     calibration: Calibration
+    _: KW_ONLY
     polarity: Polarity = "auto"
     head_length_um: float = 4.5
     scale: Literal["auto", "calibration"] = "auto"

@@ -2,7 +2,9 @@
 
 Every stage of spermlab takes and returns pandas DataFrames with the fixed columns
 defined here (DESIGN §2). Pixel coordinates are box centres in pixels with the origin
-at the top-left corner of the image; frames are 0-based. Tables always carry a
+at the top-left corner of the image: pixel (row r, column c) covers [c, c+1) x [r, r+1),
+so its centre is (c + 0.5, r + 0.5), as in YOLO / VISEM-Tracking labels
+(x = x_center x width). Frames are 0-based. Tables always carry a
 ``RangeIndex``; an empty table keeps its columns and dtypes.
 
 =============  =====================================================================

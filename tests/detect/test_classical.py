@@ -31,7 +31,7 @@ NOISE = 3.0
 @dataclass
 class Scene:
     image: np.ndarray  # float64, heads bright
-    heads: np.ndarray  # (n, 2) true head centres (x, y)
+    heads: np.ndarray  # (n, 2) true head centres (x, y), image coordinates
     distractors: np.ndarray  # (m, 2) centres of things that are not heads
 
 
@@ -122,7 +122,8 @@ def make_scene(rng: np.random.Generator, *, n_heads: int = 10, distractors: bool
     for add, (cx, cy) in zip(adders, others, strict=True):
         add(img, cx, cy)
     img += rng.normal(0.0, NOISE, SHAPE)
-    return Scene(np.clip(img, 0, 255), np.array(heads), np.array(others).reshape(-1, 2))
+    # drawn at array indices; image coordinates put pixel (r, c)'s centre at (c+.5, r+.5)
+    return Scene(np.clip(img, 0, 255), np.array(heads) + 0.5, np.array(others).reshape(-1, 2) + 0.5)
 
 
 def match(pred: np.ndarray, truth: np.ndarray, radius: float) -> np.ndarray:

@@ -205,7 +205,8 @@ def test_linker_state_and_finish() -> None:
     assert linker.frame == 4 and linker.n_tracks == 2
     assert linker.active_ids.tolist() == [0, 1]
     assert linker.update(tables.empty(tables.DETECTIONS)).empty and linker.frame == 5
-    assert linker.params["memory"] == 3
+    assert linker.params["memory"] == round(0.5 * CAL.fps)  # 0.5 s of frames by default
+    assert Linker(Calibration(um_per_px=1.0, fps=2.0)).params["memory"] == 3  # at least 3
     assert linker.finish().empty
     with pytest.raises(RuntimeError, match="after finish"):
         linker.update(detections([(6, 1.0, 1.0)]))

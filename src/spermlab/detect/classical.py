@@ -329,6 +329,10 @@ class ClassicalDetector:
         x, y = ctx.peaks()
         feats = ctx.measure(x, y)
         feats["score"] = _score(feats, length, self.min_contrast, use_tail=self.use_tail)
+        # array index -> image coordinates: pixel (r, c) covers [c, c+1) x [r, r+1), so its
+        # centre is at (c + 0.5, r + 0.5), the convention of YOLO / VISEM-Tracking labels
+        feats["x"] = feats["x"] + 0.5
+        feats["y"] = feats["y"] + 0.5
         return feats, (length, polarity)
 
     def _prepared(self, image: np.ndarray) -> tuple[np.ndarray, str]:

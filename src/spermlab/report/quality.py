@@ -1,0 +1,214 @@
+"""Can this sample's grades be trusted? Quality checks of one results folder.
+
+The analysis writes its own warnings into ``summary.json`` (few graded cells, low frame
+rate, calibration from a preset, no chamber depth). The report adds checks that need
+the tables: many short tracks, frames without heads, an unstable head count, strong
+drift, a recording shorter than the progression window, and the sampling uncertainty
+of the percentages (a Wilson 95 % interval on the number of graded cells).
+
+Each finding is a :class:`Check` with a level: ``"caution"`` (read the result with the
+reason in mind) or ``"fail"`` (the result is not usable as it stands). The sample's
+overall level is the worst of them, ``"ok"`` when there is none.
+
+References
+----------
+.. [1] Wilson EB (1927). Probable inference, the law of succession, and statistical
+   inference. J Am Stat Assoc 22(158):209-212.
+.. [2] World Health Organization. WHO laboratory manual for the examination and
+   processing of human semen, 6th ed. Geneva, 2021, section 3.5 (at least 200 cells).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Check", "Quality", "assess", "wilson_interval"]
+
+Level = Literal["ok", "caution", "fail"]
+_ORDER: dict[str, int] = {"ok": 0, "caution": 1, "fail": 2}
+
+#: Fewer graded cells than this make the result unusable (95 % CI wider than ±14 points).
+MIN_USABLE_CELLS = 50
+#: Share of sperm tracks too short to grade above which the graded cells may be biased.
+MAX_SHORT_TRACK_SHARE = 0.5
+#: Median drift speed (µm/s) above which the slow/non-progressive boundary is fragile.
+MAX_DRIFT_UM_S = 5.0
+#: Coefficient of variation of heads per frame above which the field is unstable.
+MAX_COUNT_CV = 0.35
+
+
+@dataclass(frozen=True)
+class Check:
+    """One quality finding.
+
+    Attributes
+    ----------
+    level : {"caution", "fail"}
+        How much it undermines the result.
+    message : str
+        What was found and why it matters, in one sentence.
+    origin : {"analysis", "report"}
+        ``"analysis"`` for the warnings in summary.json, ``"report"`` for the checks
+        computed here.
+    """
+
+    level: Level
+    message: str
+    origin: Literal["analysis", "report"]
+
+
+@dataclass(frozen=True)
+class Quality:
+    """All quality findings of one sample and their overall level.
+
+    Attributes
+    ----------
+    level : {"ok", "caution", "fail"}
+        The worst level among ``checks`` (``"ok"`` when there is none).
+    checks : list of Check
+        The findings, analysis warnings first.
+    metrics : dict
+        The numbers the checks were computed from (``short_track_share``,
+        ``drift_um_s``, ``count_cv``, ``empty_frames``, ``duration_s``,
+        ``ci_progressive``, ``ci_total_motile``).
+    """
+
+    level: Level
+    checks: list[Check]
+    metrics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+def wilson_interval(k: int, n: int, *, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n``, in percent [1]_.
+
+    Parameters
+    ----------
+    k, n : int
+        Successes and trials (``0 <= k <= n``).
+    z : float, default 1.959964
+        Normal quantile (95 % two-sided).
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper bound in percent; ``(nan, nan)`` when ``n == 0``.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(60, 200)
+    >>> round(lo, 1), round(hi, 1)
+    (23.9, 36.7)
+    """
+    if not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return (math.nan, math.nan)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
+
+
+def assess(
+    summary: dict[str, Any],
+    *,
+    detections: pd.DataFrame,
+    tracks: pd.DataFrame,
+    drift: pd.DataFrame,
+) -> Quality:
+    """Check one sample's result: the analysis warnings plus the report's own checks.
+
+    Parameters
+    ----------
+    summary : dict
+        The content of ``summary.json``.
+    detections, tracks : DataFrame
+        The Detections and Tracks tables of the sample.
+    drift : DataFrame
+        ``drift.csv``: columns ``frame``, ``dx``, ``dy`` (px).
+
+    Returns
+    -------
+    Quality
+        Findings, their overall level and the metrics behind them.
+    """
+    metrics = _metrics(summary, detections, tracks, drift)
+    checks = [Check("caution", str(w), "analysis") for w in summary.get("warnings", [])]
+    checks += _own_checks(summary, metrics)
+    level = max((c.level for c in checks), key=_ORDER.__getitem__, default="ok")
+    return Quality(level=level, checks=checks, metrics=metrics)
+
+
+def _metrics(summary: dict[str, Any], detections: pd.DataFrame, tracks: pd.DataFrame,
+             drift: pd.DataFrame) -> dict[str, Any]:  # fmt: skip
+    cal, counts = summary["calibration"], summary["counts"]
+    n_frames, n = int(summary["n_frames"]), int(summary["n_graded"])
+    min_points = int(summary.get("parameters", {}).get("kinematics", {}).get("min_points", 10))
+    lengths = tracks.loc[tracks["cls"] == 0].groupby("track_id").size().to_numpy()
+    per_frame = np.bincount(
+        detections.loc[detections["cls"] == 0, "frame"].to_numpy(dtype=np.int64).clip(0, n_frames - 1),
+        minlength=n_frames,
+    ) if n_frames else np.zeros(0)  # fmt: skip
+    mean = float(per_frame.mean()) if per_frame.size else 0.0
+    return {
+        "duration_s": n_frames / float(cal["fps"]),
+        "n_tracks": int(lengths.size),
+        "short_track_share": float((lengths < min_points).mean()) if lengths.size else math.nan,
+        "min_points": min_points,
+        "empty_frames": int((per_frame == 0).sum()),
+        "count_cv": float(per_frame.std() / mean) if mean > 0 else math.nan,
+        "drift_um_s": _drift_speed(drift, float(cal["um_per_px"]), float(cal["fps"])),
+        "ci_progressive": wilson_interval(counts["a"] + counts["b"], n),
+        "ci_total_motile": wilson_interval(counts["a"] + counts["b"] + counts["c"], n),
+    }
+
+
+def _drift_speed(drift: pd.DataFrame, um_per_px: float, fps: float) -> float:
+    """Median speed of the field's drift, µm/s (nan when unknown)."""
+    if len(drift) < 2:
+        return math.nan
+    d = drift.sort_values("frame")
+    steps = np.hypot(np.diff(d["dx"].to_numpy()), np.diff(d["dy"].to_numpy()))
+    steps /= np.maximum(np.diff(d["frame"].to_numpy()), 1)
+    return float(np.median(steps) * um_per_px * fps)
+
+
+def _own_checks(summary: dict[str, Any], m: dict[str, Any]) -> list[Check]:
+    out: list[Check] = []
+    n = int(summary["n_graded"])
+    window = float(summary.get("parameters", {}).get("kinematics", {}).get("progression_window_s", 1.0))
+    if n == 0:
+        out.append(Check("fail", "no cell could be graded: there is no motility result", "report"))
+    elif n < MIN_USABLE_CELLS:
+        lo, hi = m["ci_progressive"]
+        out.append(Check("fail", f"the percentages rest on {n} cells: progressive motility is only "
+                                 f"known to lie between {lo:.0f} and {hi:.0f} % (95 % CI)", "report"))  # fmt: skip
+    if m["duration_s"] < window:
+        out.append(Check("fail", f"the recording lasts {m['duration_s']:.2f} s, shorter than the "
+                                 f"{window:g}-s progression window", "report"))  # fmt: skip
+    if m["short_track_share"] > MAX_SHORT_TRACK_SHARE:
+        out.append(Check("caution", f"{100 * m['short_track_share']:.0f} % of sperm tracks are shorter "
+                                    f"than {m['min_points']} frames and were not graded; fast cells are "
+                                    "lost more often, so grades may lean towards slow", "report"))  # fmt: skip
+    if m["empty_frames"] > 0 and n > 0:
+        out.append(Check("caution", f"{m['empty_frames']} frame(s) with no sperm head found (focus "
+                                    "lost, blank or damaged frames?)", "report"))  # fmt: skip
+    if m["count_cv"] > MAX_COUNT_CV:
+        out.append(Check("caution", f"the number of heads per frame varies by {100 * m['count_cv']:.0f} % "
+                                    "(focus drift or flow): the concentration is uncertain", "report"))  # fmt: skip
+    if m["drift_um_s"] > MAX_DRIFT_UM_S:
+        done = "subtracted" if summary.get("parameters", {}).get("drift_correction", True) else "NOT subtracted"
+        out.append(Check("caution", f"the field drifts at {m['drift_um_s']:.1f} µm/s ({done}); the "
+                                    "slow-progressive / non-progressive boundary (5 µm/s) is sensitive "
+                                    "to it", "report"))  # fmt: skip
+    return out

@@ -22,6 +22,9 @@ demo: $(STAMP)
 	$(VENV)/bin/spermlab demo --out demo_out
 
 test: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "note: no chromium (needs root and apt-get); the report's browser test skips, or fails under CI=true"
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 clean:

@@ -9,6 +9,15 @@ with the pipeline's own parameters). The same is done on the annotators' ground-
 tracks of the sperm class (``labels_ftid``), which isolates grading from detection and
 linking errors.
 
+Two ways to turn graded tracks into a sample's percentages are printed: per track (what
+spermlab's summary reports, one vote per track) and frame-weighted (each track weighted
+by its number of detections, i.e. the mean over frames of a snapshot of the graded cells
+in view, closer to a manual count of the cells in a field at one instant). In a 20-s
+recording an immotile cell is one track for the whole video while motile cells swim
+through the field and out, and new ones come in, so per-track shares over-represent
+motile cells; and per-track shares move with the linker's fragmentation (a track broken
+in three votes three times), frame-weighted shares hardly do.
+
 The clinic's manual assessment (VISEM clinical table: progressive 11 %, non-progressive
 17 %, immotile 72 %) is of the whole sample, read at the microscope over several fields;
 this 20-s field is one small part of it, so agreement within sampling error is all one
@@ -47,7 +56,8 @@ from spermlab.io.open import open_source  # noqa: E402
 from spermlab.io.visem import read_clinical, read_visem_tracks  # noqa: E402
 from spermlab.pipeline import Pipeline  # noqa: E402
 
-DATA = Path(os.environ.get("SPERMLAB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = Path(os.environ.get("SPERMLAB_DATA",
+                           Path(__file__).resolve().parents[2] / "shared" / "data"))
 FACTORS = (0.8, 1.0, 1.2)
 
 
@@ -56,7 +66,8 @@ def spermlab_tracks(folder: Path, n_frames: int, pipe: Pipeline, cache: Path | N
     if cache is not None and cache.exists():
         tracks = pd.read_parquet(cache)
         meta = json.loads(cache.with_suffix(".json").read_text())
-        return tracks, meta["mean_heads_per_frame"], meta["n_frames"], meta["seconds"]
+        return (tracks, meta["mean_heads_per_frame"], meta["n_frames"], meta["seconds"],
+                meta["pipeline_pr"])
     source = open_source(folder, fps=pipe.calibration.fps)
     frames = itertools.islice(iter(source), n_frames)
     t0 = time.perf_counter()
@@ -64,11 +75,13 @@ def spermlab_tracks(folder: Path, n_frames: int, pipe: Pipeline, cache: Path | N
     seconds = time.perf_counter() - t0
     n = result.summary.n_frames
     mean_heads = result.summary.mean_heads_per_frame
+    pipeline_pr = result.summary.percentages["progressive"]
     if cache is not None:
         result.tracks.to_parquet(cache)
         cache.with_suffix(".json").write_text(json.dumps(
-            {"mean_heads_per_frame": mean_heads, "n_frames": n, "seconds": seconds}))
-    return result.tracks, mean_heads, n, seconds
+            {"mean_heads_per_frame": mean_heads, "n_frames": n, "seconds": seconds,
+             "pipeline_pr": pipeline_pr}))
+    return result.tracks, mean_heads, n, seconds, pipeline_pr
 
 
 def grades_at(tracks: pd.DataFrame, pipe: Pipeline, factor: float, *, mean_heads: float,
@@ -84,15 +97,19 @@ def grades_at(tracks: pd.DataFrame, pipe: Pipeline, factor: float, *, mean_heads
     s = summarise(kin, cal, mean_heads_per_frame=mean_heads, n_frames=n_frames, width=width,
                   height=height, params=pipe.grading)
     p = s.percentages
+    w = kin.groupby("grade")["n_points"].sum().reindex(list("abcd"), fill_value=0)
+    fw = 100 * w / max(int(w.sum()), 1)  # each track weighted by its detections
     return {"um_per_px": cal.um_per_px, "n_graded": s.n_graded, "PR": p["progressive"],
             "NP": p["non_progressive"], "IM": p["immotile"], "a": p["rapid"], "b": p["slow"],
+            "PR_fw": fw["a"] + fw["b"], "NP_fw": fw["c"], "IM_fw": fw["d"],
             "conc": s.concentration_m_per_ml,
             "median_progression": float(kin["progression"].median()),
             "median_vap": float(kin["vap"].median())}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=1000)
     ap.add_argument("--tracks-cache", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
@@ -105,7 +122,8 @@ def main() -> None:
 
     pipe = Pipeline(preset("visem"))
     width, height = 640, 480
-    tracks, mean_heads, n_frames, seconds = spermlab_tracks(folder, args.frames, pipe, args.tracks_cache)
+    tracks, mean_heads, n_frames, seconds, pipeline_pr = spermlab_tracks(
+        folder, args.frames, pipe, args.tracks_cache)
 
     gt = read_visem_tracks(folder, frames=range(args.frames)).tracks
     gt_heads = float(np.bincount(gt.loc[gt["cls"] == 0, "frame"], minlength=args.frames).mean())
@@ -113,30 +131,41 @@ def main() -> None:
     rows = []
     for name, t, heads in (("spermlab", tracks, mean_heads), ("GT tracks", gt, gt_heads)):
         for f in FACTORS:
-            r = grades_at(t, pipe, f, mean_heads=heads, n_frames=n_frames, width=width, height=height)
+            r = grades_at(t, pipe, f, mean_heads=heads, n_frames=n_frames, width=width,
+                          height=height)
             rows.append({"source": name, "factor": f, **r})
     df = pd.DataFrame(rows)
+    own = df.loc[(df.source == "spermlab") & (df.factor == 1.0), "PR"].iloc[0]
+    if not math.isclose(own, pipeline_pr, abs_tol=1e-9):  # the re-measure is the pipeline's
+        raise RuntimeError(f"re-measured PR {own} differs from the pipeline's {pipeline_pr}")
 
     print(f"VISEM-Tracking video 11, frames 0-{n_frames - 1} at {pipe.calibration.fps:g} fps, "
           f"preset visem ({pipe.calibration.um_per_px} µm/px), drift removed: {pipe.drift}")
     print(f"spermlab detect+link: {seconds:.0f} s ({n_frames / max(seconds, 1e-9):.1f} frames/s); "
           f"mean sperm heads/frame: spermlab {mean_heads:.1f}, annotators {gt_heads:.1f}")
     print(f"\n{'source':<10} {'µm/px':>7} {'n graded':>8} {'PR %':>6} {'NP %':>6} {'IM %':>6}"
-          f"   {'(a %':>5} {'b %)':>5} {'med prog':>8} {'conc':>6}")
+          f"   {'(a %':>5} {'b %)':>5} {'med prog':>8} {'conc':>6}   frame-weighted PR/NP/IM %")
     for r in df.itertuples():
-        print(f"{r.source:<10} {r.um_per_px:7.4f} {r.n_graded:8d} {r.PR:6.1f} {r.NP:6.1f} {r.IM:6.1f}"
-              f"   {r.a:5.1f} {r.b:5.1f} {r.median_progression:8.2f} {r.conc:6.1f}")
+        print(f"{r.source:<10} {r.um_per_px:7.4f} {r.n_graded:8d} "
+              f"{r.PR:6.1f} {r.NP:6.1f} {r.IM:6.1f}"
+              f"   {r.a:5.1f} {r.b:5.1f} {r.median_progression:8.2f} {r.conc:6.1f}"
+              f"   {r.PR_fw:5.1f} {r.NP_fw:5.1f} {r.IM_fw:5.1f}")
     print(f"{'clinic':<10} {'':>7} {'':>8} {ref['PR']:6.1f} {ref['NP']:6.1f} {ref['IM']:6.1f}"
           f"   {'':>5} {'':>5} {'':>8} {ref['conc']:6.1f}")
     n1 = int(df.loc[(df.source == "GT tracks") & (df.factor == 1.0), "n_graded"].iloc[0])
     sd = 100 * math.sqrt(0.11 * 0.89 / max(n1, 1))
     print("\nmed prog: median WHO progression speed (µm/s) of the graded tracks; conc: 10^6/mL "
           "at 20 µm depth (clinic: haemocytometer).")
+    print("frame-weighted: each track counted once per frame it is in the field, i.e. the mean of "
+          "per-frame snapshots, as a manual count of the cells in view at one instant; per-track "
+          "shares (PR/NP/IM) count a cell that swims through the field once per crossing, and an "
+          "immotile cell that stays the whole 20 s once.")
     print("The clinic graded the whole sample at the microscope, not this 20-s field: with "
           f"{n1} graded GT tracks the binomial SD of an 11 % share is already {sd:.1f} points.")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "clinic": {k: float(v) for k, v in ref.items()},
-                                         "seconds": seconds}, indent=2))
+        clinic_ref = {k: float(v) for k, v in ref.items()}
+        args.json.write_text(json.dumps({"rows": rows, "clinic": clinic_ref, "seconds": seconds},
+                                        indent=2))
 
 
 if __name__ == "__main__":

@@ -33,3 +33,13 @@ def test_write_table_csv_and_parquet_round_trip(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "t.csv"), df)
     with pytest.raises(ValueError, match="unknown table format"):
         write_table(df, tmp_path / "t", formats=("xlsx",))
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    p = write_json(tmp_path / "s.json", {})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask

@@ -54,7 +54,8 @@ def resolve_calibration(
 
 
 def run_analysis(path: Path, out: Path, cal_args: dict, *, drift: bool, quiet: bool,
-                 detector: str = "classical", weights: Optional[Path] = None):
+                 detector: str = "classical", weights: Optional[Path] = None,
+                 report: bool = False, video: bool = False):
     """Open, analyse and write one source; return the AnalysisResult."""
     from spermlab.io.open import open_source
     from spermlab.io.results import write_results
@@ -75,6 +76,16 @@ def run_analysis(path: Path, out: Path, cal_args: dict, *, drift: bool, quiet: b
                   kinematics=result.kinematics, drift=result.drift,
                   summary=result.summary.to_dict(), width=result.width, height=result.height,
                   n_frames=result.summary.n_frames, stem=path.stem)  # fmt: skip
+    if report:
+        from spermlab.report import write_report
+
+        log.info("report: %s", write_report(out, source=source))
+    if video:
+        from spermlab.report import write_annotated_video
+
+        wrap = lambda it: progress_iter(it, total=source.n_frames, label="annotating", quiet=quiet)  # noqa: E731
+        log.info("annotated video: %s", write_annotated_video(out, source, out / "annotated.mp4",
+                                                              progress=wrap))  # fmt: skip
     return result
 
 
@@ -109,6 +120,8 @@ def analyze(
     detector: str = typer.Option("classical", "--detector", help="classical or yolo."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO weights (.pt)."),
     drift: bool = typer.Option(True, "--drift/--no-drift", help="Estimate and subtract field drift."),
+    report: bool = typer.Option(False, "--report", help="Also write report.html (self-contained)."),
+    video: bool = typer.Option(False, "--video", help="Also write annotated.mp4."),
     json_out: bool = JsonOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -120,7 +133,8 @@ def analyze(
     if detector not in ("classical", "yolo"):
         raise typer.BadParameter(f"expected 'classical' or 'yolo', got {detector!r}", param_hint="--detector")
     cal_args = dict(um_per_px=um_per_px, fps=fps, depth_um=depth_um, preset_name=preset_name)
-    result = run_analysis(path, out, cal_args, drift=drift, quiet=quiet, detector=detector, weights=weights)
+    result = run_analysis(path, out, cal_args, drift=drift, quiet=quiet, detector=detector,
+                          weights=weights, report=report, video=video)  # fmt: skip
     summary = result.summary.to_dict()
     if json_out:
         emit_json(summary)

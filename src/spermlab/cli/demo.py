@@ -49,7 +49,8 @@ def demo(
                                                                label="simulating", quiet=quiet))  # fmt: skip
     cal = config.calibration
     cal_args = dict(um_per_px=cal.um_per_px, fps=None, depth_um=cal.chamber_depth_um, preset_name=None)
-    result = run_analysis(files.video, out / "results", cal_args, drift=True, quiet=quiet)
+    result = run_analysis(files.video, out / "results", cal_args, drift=True, quiet=quiet,
+                          report=True)  # fmt: skip
     summary = result.summary.to_dict()
     truth = truth_percentages(sim.cells, min_points=result.summary.parameters["kinematics"]["min_points"])
     truth["concentration"] = config.concentration
@@ -62,4 +63,4 @@ def demo(
         typer.echo(f"  {g} {key:<20} {summary['percentages'][key]:6.1f} %   {truth[key]:6.1f} %")
     conc = summary["concentration_m_per_ml"]
     typer.echo(f"  concentration          {conc:6.1f}     {truth['concentration']:6.1f}  x10^6/mL")
-    typer.echo(f"sample: {files.video}\nresults: {out / 'results'}/")
+    typer.echo(f"sample: {files.video}\nresults: {out / 'results'}/ (open report.html in a browser)")

@@ -108,9 +108,9 @@ def plot_velocity_histograms(kinematics: pd.DataFrame) -> Figure:
         One row of three axes, titled ``VCL``, ``VSL`` and ``VAP``; the 5 and 25 µm/s
         lines carry the gids ``speed_5`` and ``speed_25``.
     """
-    fig = Figure(figsize=(10.5, 2.9), layout="constrained")
+    fig = Figure(figsize=(10.5, 3.1), layout="constrained")
     axes = fig.subplots(1, 3)
-    for ax, (col, name) in zip(axes, _VELOCITIES):
+    for ax, (col, name) in zip(axes, _VELOCITIES, strict=True):
         groups = _grade_groups(kinematics, col)
         values = np.concatenate([v for _, v in groups]) if groups else np.array([])
         ax.set_title(name)
@@ -126,8 +126,10 @@ def plot_velocity_histograms(kinematics: pd.DataFrame) -> Figure:
         _speed_lines(ax)
         ax.set_xlim(0, top)
     axes[0].set_ylabel("tracks")
-    if len(kinematics):
-        axes[-1].legend(fontsize="x-small", frameon=False, loc="upper right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=4, fontsize="small",
+                   frameon=False)  # fmt: skip
     return fig
 
 
@@ -156,7 +158,7 @@ def plot_lin_vsl(kinematics: pd.DataFrame) -> Figure:
     ax.set_ylim(0, 1.02)
     ax.set_xlim(left=0)
     if len(kinematics):
-        ax.legend(fontsize="x-small", frameon=False, loc="lower right")
+        ax.legend(fontsize="x-small", frameon=False, loc="best")
     else:
         _empty_note(ax)
     return fig
@@ -179,7 +181,7 @@ def plot_detections_per_frame(detections: pd.DataFrame, *, n_frames: int, fps: f
     Figure
         One axes; the sperm-head count line has the gid ``sperm_per_frame``.
     """
-    fig = Figure(figsize=(5.2, 2.6), layout="constrained")
+    fig = Figure(figsize=(4.2, 2.6), layout="constrained")
     ax = fig.add_subplot()
     t = np.arange(n_frames) / fps
     sperm = _per_frame(detections[detections["cls"] == 0], n_frames)
@@ -219,15 +221,15 @@ def plot_track_lengths(tracks: pd.DataFrame, *, min_points: int, fps: float) -> 
     Figure
         One axes.
     """
-    fig = Figure(figsize=(5.2, 2.6), layout="constrained")
+    fig = Figure(figsize=(4.2, 2.6), layout="constrained")
     ax = fig.add_subplot()
     lengths = tracks.loc[tracks["cls"] == 0].groupby("track_id").size().to_numpy()
     if lengths.size:
-        bins = np.unique(np.geomspace(1, max(lengths.max(), 2) + 1, 30).astype(int))
+        bins = np.unique(np.geomspace(1, max(lengths.max(), 2) + 1, 30).astype(int)).tolist()
         short = lengths < min_points
+        names = [f"too short ({short.sum()})", f"graded length ({(~short).sum()})"]
         ax.hist([lengths[short], lengths[~short]], bins=bins, stacked=True,
-                color=[UNGRADED_COLOUR, "#0072B2"],
-                label=[f"too short ({short.sum()})", f"graded length ({(~short).sum()})"])  # fmt: skip
+                color=[UNGRADED_COLOUR, "#0072B2"], label=names)  # fmt: skip
         ax.set_xscale("log")
         ax.legend(fontsize="x-small", frameon=False)
     else:
@@ -253,7 +255,7 @@ def plot_drift(drift: pd.DataFrame, *, um_per_px: float, fps: float) -> Figure:
     Figure
         One axes with the lines ``drift_x`` and ``drift_y`` (gids), in µm.
     """
-    fig = Figure(figsize=(5.2, 2.6), layout="constrained")
+    fig = Figure(figsize=(4.2, 2.6), layout="constrained")
     ax = fig.add_subplot()
     if len(drift):
         t = drift["frame"].to_numpy(dtype=float) / fps

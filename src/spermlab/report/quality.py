@@ -2,9 +2,10 @@
 
 The analysis writes its own warnings into ``summary.json`` (few graded cells, low frame
 rate, calibration from a preset, no chamber depth). The report adds checks that need
-the tables: many short tracks, frames without heads, an unstable head count, strong
-drift, a recording shorter than the progression window, and the sampling uncertainty
-of the percentages (a Wilson 95 % interval on the number of graded cells).
+the tables: many short tracks, graded tracks made largely of bridged gaps, frames
+without heads, an unstable head count, strong drift, a recording shorter than the
+progression window, and the sampling uncertainty of the percentages (a Wilson 95 %
+interval on the number of graded cells).
 
 Each finding is a :class:`Check` with a level: ``"caution"`` (read the result with the
 reason in mind) or ``"fail"`` (the result is not usable as it stands). The sample's
@@ -21,13 +22,13 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Check", "Quality", "assess", "wilson_interval"]
+__all__ = ["Check", "Quality", "assess", "track_coverage", "wilson_interval"]
 
 Level = Literal["ok", "caution", "fail"]
 _ORDER: dict[str, int] = {"ok": 0, "caution": 1, "fail": 2}
@@ -38,6 +39,10 @@ MIN_USABLE_CELLS = 50
 MAX_SHORT_TRACK_SHARE = 0.5
 #: Median drift speed (µm/s) above which the slow/non-progressive boundary is fragile.
 MAX_DRIFT_UM_S = 5.0
+#: A track seen in fewer than this share of its frames is mostly bridged gaps.
+MIN_COVERAGE = 0.8
+#: Share of graded tracks below MIN_COVERAGE above which the grades lean on bridged gaps.
+MAX_GAPPY_SHARE = 0.1
 #: Coefficient of variation of heads per frame above which the field is unstable.
 MAX_COUNT_CV = 0.35
 
@@ -76,11 +81,14 @@ class Quality:
         The numbers the checks were computed from (``short_track_share``,
         ``drift_um_s``, ``count_cv``, ``empty_frames``, ``duration_s``,
         ``ci_progressive``, ``ci_total_motile``).
+    passed : list of str
+        The checks that found nothing, each with its number (``"frame rate 50 fps"``).
     """
 
     level: Level
     checks: list[Check]
     metrics: dict[str, Any]
+    passed: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -106,7 +114,7 @@ def wilson_interval(k: int, n: int, *, z: float = 1.959964) -> tuple[float, floa
     --------
     >>> lo, hi = wilson_interval(60, 200)
     >>> round(lo, 1), round(hi, 1)
-    (23.9, 36.7)
+    (24.1, 36.7)
     """
     if not 0 <= k <= n:
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
@@ -125,6 +133,7 @@ def assess(
     detections: pd.DataFrame,
     tracks: pd.DataFrame,
     drift: pd.DataFrame,
+    kinematics: pd.DataFrame | None = None,
 ) -> Quality:
     """Check one sample's result: the analysis warnings plus the report's own checks.
 
@@ -136,6 +145,8 @@ def assess(
         The Detections and Tracks tables of the sample.
     drift : DataFrame
         ``drift.csv``: columns ``frame``, ``dx``, ``dy`` (px).
+    kinematics : DataFrame, optional
+        The graded Kinematics table; without it the gap check of graded tracks is skipped.
 
     Returns
     -------
@@ -143,10 +154,34 @@ def assess(
         Findings, their overall level and the metrics behind them.
     """
     metrics = _metrics(summary, detections, tracks, drift)
+    graded = None if kinematics is None else kinematics["track_id"].to_numpy()
+    coverage = track_coverage(tracks)
+    metrics["gappy_share"] = (
+        float((coverage.reindex(graded).fillna(1.0) < MIN_COVERAGE).mean())
+        if graded is not None and len(graded) else math.nan
+    )
     checks = [Check("caution", str(w), "analysis") for w in summary.get("warnings", [])]
     checks += _own_checks(summary, metrics)
-    level = max((c.level for c in checks), key=_ORDER.__getitem__, default="ok")
-    return Quality(level=level, checks=checks, metrics=metrics)
+    level: Level = max((c.level for c in checks), key=_ORDER.__getitem__, default="ok")
+    return Quality(level=level, checks=checks, metrics=metrics, passed=_passed(summary, metrics))
+
+
+def track_coverage(tracks: pd.DataFrame) -> pd.Series:
+    """Share of the frames between a sperm track's first and last that hold a detection.
+
+    Parameters
+    ----------
+    tracks : DataFrame
+        A Tracks table (only ``cls == 0`` rows count).
+
+    Returns
+    -------
+    Series
+        Indexed by ``track_id``; 1.0 for a track seen in every frame, lower where the
+        tracker bridged gaps of missed frames.
+    """
+    g = tracks.loc[tracks["cls"] == 0].groupby("track_id")["frame"].agg(["min", "max", "size"])
+    return (g["size"] / (g["max"] - g["min"] + 1)).rename("coverage")
 
 
 def _metrics(summary: dict[str, Any], detections: pd.DataFrame, tracks: pd.DataFrame,
@@ -155,10 +190,9 @@ def _metrics(summary: dict[str, Any], detections: pd.DataFrame, tracks: pd.DataF
     n_frames, n = int(summary["n_frames"]), int(summary["n_graded"])
     min_points = int(summary.get("parameters", {}).get("kinematics", {}).get("min_points", 10))
     lengths = tracks.loc[tracks["cls"] == 0].groupby("track_id").size().to_numpy()
-    per_frame = np.bincount(
-        detections.loc[detections["cls"] == 0, "frame"].to_numpy(dtype=np.int64).clip(0, n_frames - 1),
-        minlength=n_frames,
-    ) if n_frames else np.zeros(0)  # fmt: skip
+    frames = detections.loc[detections["cls"] == 0, "frame"].to_numpy(dtype=np.int64)
+    per_frame = (np.bincount(frames.clip(0, n_frames - 1), minlength=n_frames) if n_frames
+                 else np.zeros(0))  # fmt: skip
     mean = float(per_frame.mean()) if per_frame.size else 0.0
     return {
         "duration_s": n_frames / float(cal["fps"]),
@@ -185,30 +219,59 @@ def _drift_speed(drift: pd.DataFrame, um_per_px: float, fps: float) -> float:
 
 def _own_checks(summary: dict[str, Any], m: dict[str, Any]) -> list[Check]:
     out: list[Check] = []
+
+    def add(level: Level, message: str) -> None:
+        out.append(Check(level, message, "report"))
+
     n = int(summary["n_graded"])
-    window = float(summary.get("parameters", {}).get("kinematics", {}).get("progression_window_s", 1.0))
+    params = summary.get("parameters", {})
+    window = float(params.get("kinematics", {}).get("progression_window_s", 1.0))
     if n == 0:
-        out.append(Check("fail", "no cell could be graded: there is no motility result", "report"))
+        add("fail", "no cell could be graded: there is no motility result")
     elif n < MIN_USABLE_CELLS:
         lo, hi = m["ci_progressive"]
-        out.append(Check("fail", f"the percentages rest on {n} cells: progressive motility is only "
-                                 f"known to lie between {lo:.0f} and {hi:.0f} % (95 % CI)", "report"))  # fmt: skip
+        add("fail", f"the percentages rest on {n} cells: progressive motility is only known to "
+                    f"lie between {lo:.0f} and {hi:.0f} % (95 % CI)")  # fmt: skip
     if m["duration_s"] < window:
-        out.append(Check("fail", f"the recording lasts {m['duration_s']:.2f} s, shorter than the "
-                                 f"{window:g}-s progression window", "report"))  # fmt: skip
+        add("fail", f"the recording lasts {m['duration_s']:.2f} s, shorter than the {window:g}-s "
+                    "progression window")  # fmt: skip
     if m["short_track_share"] > MAX_SHORT_TRACK_SHARE:
-        out.append(Check("caution", f"{100 * m['short_track_share']:.0f} % of sperm tracks are shorter "
-                                    f"than {m['min_points']} frames and were not graded; fast cells are "
-                                    "lost more often, so grades may lean towards slow", "report"))  # fmt: skip
+        add("caution", f"{100 * m['short_track_share']:.0f} % of sperm tracks are shorter than "
+                       f"{m['min_points']} frames and were not graded; fast cells are lost more "
+                       "often, so grades may lean towards slow")  # fmt: skip
+    if m["gappy_share"] > MAX_GAPPY_SHARE:
+        add("caution", f"{100 * m['gappy_share']:.0f} % of graded tracks miss more than "
+                       f"{100 * (1 - MIN_COVERAGE):.0f} % of their frames: their speeds partly "
+                       "come from straight bridges over gaps (dashed on the map)")  # fmt: skip
     if m["empty_frames"] > 0 and n > 0:
-        out.append(Check("caution", f"{m['empty_frames']} frame(s) with no sperm head found (focus "
-                                    "lost, blank or damaged frames?)", "report"))  # fmt: skip
+        add("caution", f"{m['empty_frames']} frame(s) with no sperm head found (focus lost, "
+                       "blank or damaged frames?)")  # fmt: skip
     if m["count_cv"] > MAX_COUNT_CV:
-        out.append(Check("caution", f"the number of heads per frame varies by {100 * m['count_cv']:.0f} % "
-                                    "(focus drift or flow): the concentration is uncertain", "report"))  # fmt: skip
+        add("caution", f"the number of heads per frame varies by {100 * m['count_cv']:.0f} % "
+                       "(focus drift or flow): the concentration is uncertain")  # fmt: skip
     if m["drift_um_s"] > MAX_DRIFT_UM_S:
-        done = "subtracted" if summary.get("parameters", {}).get("drift_correction", True) else "NOT subtracted"
-        out.append(Check("caution", f"the field drifts at {m['drift_um_s']:.1f} µm/s ({done}); the "
-                                    "slow-progressive / non-progressive boundary (5 µm/s) is sensitive "
-                                    "to it", "report"))  # fmt: skip
+        done = "subtracted" if params.get("drift_correction", True) else "NOT subtracted"
+        add("caution", f"the field drifts at {m['drift_um_s']:.1f} µm/s ({done}); the slow "
+                       "progressive / non-progressive boundary (5 µm/s) is sensitive "
+                       "to it")  # fmt: skip
     return out
+
+
+def _passed(summary: dict[str, Any], m: dict[str, Any]) -> list[str]:
+    """The checks that found nothing, as short phrases with their numbers."""
+    grading = summary.get("parameters", {}).get("grading", {})
+    fps, n = float(summary["calibration"]["fps"]), int(summary["n_graded"])
+    sources = summary["calibration"].get("sources", {}).values()
+    tests = [
+        (n >= grading.get("min_graded_cells", 200), f"{n} cells graded"),
+        (fps >= grading.get("min_fps", 50.0), f"frame rate {fps:g} fps"),
+        (not any(str(v).startswith("preset:") for v in sources), "calibration not from a preset"),
+        (m["short_track_share"] <= MAX_SHORT_TRACK_SHARE,
+         f"{100 * m['short_track_share']:.0f} % short tracks"),
+        (m["empty_frames"] == 0, "no frame without heads"),
+        (m["gappy_share"] <= MAX_GAPPY_SHARE,
+         f"{100 * m['gappy_share']:.0f} % of graded tracks with gaps"),
+        (m["count_cv"] <= MAX_COUNT_CV, f"heads per frame stable (CV {100 * m['count_cv']:.0f} %)"),
+        (m["drift_um_s"] <= MAX_DRIFT_UM_S, f"drift {m['drift_um_s']:.1f} µm/s"),
+    ]  # fmt: skip
+    return [text for ok, text in tests if ok]

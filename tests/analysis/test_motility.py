@@ -7,11 +7,11 @@ from spermlab.analysis.motility import GradingParams, concentration, grade, summ
 from spermlab.tables import KINEMATICS
 
 
-def _kin(prog, vap):
+def _kin(prog, vap, alh=None):
     n = len(prog)
     d = {c: np.full(n, 1.0) for c in KINEMATICS}
     d.update(track_id=np.arange(n), n_points=np.full(n, 50), progression=prog, vap=vap,
-             grade=[""] * n)  # fmt: skip
+             alh=np.zeros(n) if alh is None else alh, grade=[""] * n)  # fmt: skip
     return pd.DataFrame(d)
 
 
@@ -20,6 +20,13 @@ def test_who_2021_boundaries():
     vap = [40.0, 30.0, 30.0, 10.0, 10.0, 3.99, 4.0, np.nan]
     g = grade(_kin(prog, vap))["grade"].tolist()
     assert g == ["a", "a", "b", "b", "c", "d", "c", "d"]
+
+
+def test_a_head_swinging_in_place_is_non_progressive_not_immotile():
+    k = _kin([1.0, 1.0, 1.0], [0.5, 0.5, 0.5], alh=[0.74, 0.75, 2.0])
+    assert grade(k)["grade"].tolist() == ["d", "c", "c"]
+    with pytest.raises(ValueError, match="active_alh_um"):
+        GradingParams(active_alh_um=0)
 
 
 def test_grade_does_not_mutate_and_validates_params():

@@ -308,3 +308,18 @@ def test_video11_ground_truth_positions_hota_at_least_99(data_dir: Path) -> None
     tracks = link(gt.drop(columns="track_id"), preset("visem"), n_frames=1000)
     res = evaluate_tracking(tracks, gt, similarity="distance", zero_distance=10.0, n_frames=1000)
     assert res.hota >= 0.99, f"HOTA {100 * res.hota:.2f} on video 11 ground-truth positions"
+
+
+def test_long_gaps_close_only_near_where_the_track_was_lost() -> None:
+    # A still head flickers off for 15 frames and comes back where it was: one track.
+    # A swimmer at 4 px/frame is lost for 15 frames: its prediction is 60 px on, beyond
+    # the gap reach (3 frames x 8 px), so the detection there starts a new track rather
+    # than the track jumping; with an unlimited reach it would be taken.
+    still = line((100.0, 100.0), (0.0, 0.0), range(10)) + [(25, 100.5, 100.0)]
+    swim = line((10.0, 300.0), (4.0, 0.0), range(10)) + [(25, 10.0 + 4 * 25, 300.0)]
+    out = link(detections(still + swim), CAL, memory=20)
+    assert out["track_id"].tolist() == [0] * 11 + [1] * 10 + [2]
+    far = link(detections(still + swim), CAL, memory=20, gap_reach_um=1000.0)
+    assert far["track_id"].tolist() == [0] * 11 + [1] * 11
+    with pytest.raises(ValueError, match="gap_reach_um"):
+        Linker(CAL, gap_reach_um=0.0)

@@ -8,8 +8,8 @@ grade  name                    rule in spermlab
 a      rapid progressive       progression >= 25 µm/s
 b      slow progressive        5 µm/s <= progression < 25 µm/s
 c      non-progressive         progression < 5 µm/s and the head moves actively:
-                               VAP >= ``immotile_vap_um_s``
-d      immotile                progression < 5 µm/s and VAP < ``immotile_vap_um_s``
+                               VAP >= ``immotile_vap_um_s`` or ALH >= ``active_alh_um``
+d      immotile                progression < 5 µm/s, VAP and ALH below those
 =====  ======================  ===================================================
 
 *Progression* is the WHO "space gained": the mean straight-line displacement per second
@@ -17,12 +17,18 @@ over sliding 1-s windows (:func:`spermlab.analysis.kinematics.progression`), so 
 that circles in place has low progression even when its VCL is high.
 
 *Immotile versus non-progressive* for head-only tracks: without the flagellum, activity
-is judged from the head. Localisation noise alone makes VCL of a still head tens of
-µm/s (VCL grows with noise x fps), so VCL cannot tell. The average path removes most of
-that noise (a running mean of w points shrinks it by sqrt(w)), so a head is "active"
-when its VAP reaches ``immotile_vap_um_s`` (default 4 µm/s, the order of the VAP
-cut-off commercial CASA systems use for "static" cells). Drift must be removed first
-(:mod:`spermlab.analysis.drift`), or a drifting dead cell is graded motile.
+is judged from the head, by two signs of a beating flagellum. (1) The head moves along
+its average path: VAP >= ``immotile_vap_um_s`` (default 4 µm/s, the order of the VAP
+cut-off commercial CASA systems use for "static" cells); VCL cannot serve, since
+localisation noise inflates it in proportion to the frame rate, while the average path
+removes most of the noise. (2) The head swings sideways: ALH >= ``active_alh_um``
+(default 0.75 µm). A cell beating in place has a VAP near zero but swings its head:
+simulated beating-in-place cells have ALH 1-3.4 µm, and with VAP alone 56 % of them were
+graded immotile; the still heads of VISEM-Tracking video 11 (spermlab's grade d) have
+ALH <= 0.31 µm (99th percentile), so 0.75 µm sits between localisation noise and a
+weak beat (``benchmarks/simulated_grades.py``, ``benchmarks/video11_grades.py``).
+Drift must be removed first (:mod:`spermlab.analysis.drift`), or a drifting dead cell
+is graded motile.
 
 Concentration (10^6/mL) = mean sperm heads per frame / (field area x chamber depth),
 with area = width x height x um_per_px^2 (µm^2), depth in µm, and 1 mL = 10^12 µm^3:
@@ -70,6 +76,7 @@ class GradingParams:
     rapid_um_s: float = 25.0
     progressive_um_s: float = 5.0
     immotile_vap_um_s: float = 4.0
+    active_alh_um: float = 0.75
     min_graded_cells: int = 200
     min_fps: float = 50.0
 
@@ -81,6 +88,8 @@ class GradingParams:
             )
         if self.immotile_vap_um_s < 0:
             raise ValueError(f"immotile_vap_um_s must be >= 0, got {self.immotile_vap_um_s}")
+        if self.active_alh_um <= 0:
+            raise ValueError(f"active_alh_um must be > 0 µm, got {self.active_alh_um}")
 
 
 def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> pd.DataFrame:
@@ -102,7 +111,9 @@ def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> p
     p = params or GradingParams()
     k = validate(kinematics, KINEMATICS, name="Kinematics")
     prog = k["progression"].fillna(0.0).to_numpy()
-    active = k["vap"].fillna(0.0).to_numpy() >= p.immotile_vap_um_s
+    active = (k["vap"].fillna(0.0).to_numpy() >= p.immotile_vap_um_s) | (
+        k["alh"].fillna(0.0).to_numpy() >= p.active_alh_um
+    )
     grades = np.where(
         prog >= p.rapid_um_s, "a",
         np.where(prog >= p.progressive_um_s, "b", np.where(active, "c", "d")),

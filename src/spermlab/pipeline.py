@@ -77,9 +77,10 @@ class Pipeline:
 
             self.detector = ClassicalDetector(self.calibration)
 
-    def parameters(self) -> dict[str, Any]:
-        """Every parameter of every stage, JSON-ready."""
-        det = self.detector
+    def parameters(self, detector: Detector | None = None) -> dict[str, Any]:
+        """Every parameter of every stage, JSON-ready (``detector``: the one actually used,
+        e.g. after adapting its scale to the first frame)."""
+        det = detector if detector is not None else self.detector
         det_params = asdict(det) if is_dataclass(det) else getattr(det, "params", {})
         return {
             "detector": {"type": type(det).__name__, **_jsonable(det_params)},
@@ -108,21 +109,24 @@ class Pipeline:
         from spermlab.track.linker import Linker
 
         linker = Linker(self.calibration, **self.linker_params)
-        det_parts, trk_parts, n_frames = [], [], 0
+        det_cols = _Columns(DETECTIONS)
+        trk_cols = _Columns(TRACKS)
+        detector, n_frames = self.detector, 0
         for frame in frames if frames is not None else source:
-            dets = self.detector.detect(frame.image, frame.index)
-            det_parts.append(dets)
-            trk_parts.append(linker.update(dets, frame=frame.index))
+            if n_frames == 0 and hasattr(detector, "adapted_to"):
+                # polarity and head scale measured once, so every frame is analysed alike
+                detector = detector.adapted_to(frame.image)
+            dets = detector.detect(frame.image, frame.index)
+            det_cols.append(dets)
+            trk_cols.append(linker.update(dets, frame=frame.index))
             n_frames += 1
             if on_frame is not None:
                 on_frame(frame)
         if n_frames == 0:
             raise ValueError(f"{source.path}: no frames to analyse")
-        detections = _concat(det_parts, DETECTIONS)
-        tracks = _concat(trk_parts, TRACKS)
-        return self._finish(source, detections, tracks, n_frames)
+        return self._finish(source, det_cols.table(), trk_cols.table(), n_frames, detector)
 
-    def _finish(self, source, detections, tracks, n_frames) -> AnalysisResult:
+    def _finish(self, source, detections, tracks, n_frames, detector) -> AnalysisResult:
         sperm = tracks[tracks["cls"] == 0].reset_index(drop=True)
         drift = estimate_drift(sperm, self.calibration.fps)
         measured = subtract_drift(sperm, drift) if self.drift else sperm
@@ -134,16 +138,29 @@ class Pipeline:
             kin, self.calibration,
             mean_heads_per_frame=float(np.mean(per_frame[:n_frames])),
             n_frames=n_frames, width=source.width, height=source.height,
-            params=self.grading, parameters=self.parameters(), input_info=_input_info(source),
+            params=self.grading, parameters=self.parameters(detector), input_info=_input_info(source),
         )  # fmt: skip
         return AnalysisResult(detections, tracks, kin, drift, summary, source.width, source.height)
 
 
-def _concat(parts: list[pd.DataFrame], schema) -> pd.DataFrame:
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return empty(schema)
-    return validate(pd.concat(parts, ignore_index=True), schema, extra="keep")
+class _Columns:
+    """Per-frame tables kept as plain numpy columns (a DataFrame per frame costs ~7 KB of
+    pandas overhead, which grew memory with video length), built into one table at the end."""
+
+    def __init__(self, schema) -> None:
+        self.schema = schema
+        self.parts: dict[str, list[np.ndarray]] = {c: [] for c in schema}
+
+    def append(self, table: pd.DataFrame) -> None:
+        if len(table):
+            for c in self.schema:
+                self.parts[c].append(table[c].to_numpy())
+
+    def table(self) -> pd.DataFrame:
+        if not self.parts[next(iter(self.schema))]:
+            return empty(self.schema)
+        data = {c: np.concatenate(v).astype(self.schema[c]) for c, v in self.parts.items()}
+        return validate(pd.DataFrame(data), self.schema)
 
 
 def _input_info(source: FrameSource) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> p
         prog >= p.rapid_um_s, "a",
         np.where(prog >= p.progressive_um_s, "b", np.where(active, "c", "d")),
     )  # fmt: skip
-    return k.assign(grade=grades.astype(object))
+    return k.assign(grade=pd.Series(grades, dtype=object))
 
 
 def concentration(mean_count: float, calibration: Calibration, width: int, height: int) -> float:

@@ -54,6 +54,8 @@ def test_summarise_percentages_and_warnings():
     assert r.percentages["total_motile"] == pytest.approx(50.0)
     assert sum(r.percentages[g] for g in ("rapid", "slow", "non_progressive", "immotile")) == 100
     assert any("only 10 cells graded" in w for w in r.warnings)
+    # every track has 50 points here, so the snapshot shares equal the per-track ones
+    assert r.percentages_frame_weighted == pytest.approx(r.percentages)
     assert any("preset:visem" in w for w in r.warnings)
     assert r.calibration["sources"]["um_per_px"] == "preset:visem"
     d = r.to_dict()
@@ -67,3 +69,11 @@ def test_low_frame_rate_warns():
     assert r.concentration_m_per_ml is None
     assert any("below 50 fps" in w for w in r.warnings)
     assert not any("cells graded" in w for w in r.warnings)
+
+
+def test_frame_weighted_shares_count_each_track_once_per_frame():
+    k = grade(_kin([30.0, 1.0], [40.0, 1.0])).assign(n_points=[10, 90])
+    r = summarise(k, preset("visem"), mean_heads_per_frame=1.0, n_frames=100, width=640, height=480)
+    assert r.percentages["progressive"] == pytest.approx(50.0)
+    assert r.percentages_frame_weighted["progressive"] == pytest.approx(10.0)
+    assert r.percentages_frame_weighted["immotile"] == pytest.approx(90.0)

@@ -150,6 +150,11 @@ class SampleResult:
     percentages : dict
         ``rapid``, ``slow``, ``non_progressive``, ``immotile``, ``progressive`` (a+b),
         ``total_motile`` (a+b+c), in percent of graded tracks.
+    percentages_frame_weighted : dict
+        The same shares with each track weighted by its number of detections: the mean
+        of per-frame snapshots, as a manual count of the cells in view at one instant.
+        Per-track shares count a swimmer once per crossing of the field and a still cell
+        once for the whole recording, so they favour motile cells in long recordings.
     concentration_m_per_ml : float or None
         10^6 sperm/mL (None when no chamber depth was given).
     mean_heads_per_frame : float
@@ -168,6 +173,7 @@ class SampleResult:
 
     counts: dict[str, int]
     percentages: dict[str, float]
+    percentages_frame_weighted: dict[str, float]
     concentration_m_per_ml: float | None
     mean_heads_per_frame: float
     n_graded: int
@@ -220,20 +226,16 @@ def summarise(
     k = validate(kinematics, KINEMATICS, name="Kinematics")
     counts = {g: int((k["grade"] == g).sum()) for g in GRADES}
     n = sum(counts.values())
-
-    def pct(*gs: str) -> float:
-        return 100.0 * sum(counts[g] for g in gs) / n if n else float("nan")
-
-    percentages = {
-        "rapid": pct("a"), "slow": pct("b"), "non_progressive": pct("c"), "immotile": pct("d"),
-        "progressive": pct("a", "b"), "total_motile": pct("a", "b", "c"),
-    }  # fmt: skip
+    frames = {g: int(k.loc[k["grade"] == g, "n_points"].sum()) for g in GRADES}
+    percentages = _shares(counts)
+    weighted = _shares(frames)
     conc = None
     if calibration.chamber_depth_um is not None:
         conc = concentration(mean_heads_per_frame, calibration, width, height)
     return SampleResult(
         counts=counts,
         percentages=percentages,
+        percentages_frame_weighted=weighted,
         concentration_m_per_ml=conc,
         mean_heads_per_frame=float(mean_heads_per_frame),
         n_graded=n,
@@ -244,6 +246,18 @@ def summarise(
         input=dict(input_info or {}),
         software={"spermlab": __version__},
     )
+
+
+def _shares(amount: dict[str, int]) -> dict[str, float]:
+    total = sum(amount.values())
+
+    def pct(*gs: str) -> float:
+        return 100.0 * sum(amount[g] for g in gs) / total if total else float("nan")
+
+    return {
+        "rapid": pct("a"), "slow": pct("b"), "non_progressive": pct("c"), "immotile": pct("d"),
+        "progressive": pct("a", "b"), "total_motile": pct("a", "b", "c"),
+    }  # fmt: skip
 
 
 def _warnings(n: int, cal: Calibration, p: GradingParams, conc: float | None) -> list[str]:

@@ -105,6 +105,10 @@ def human_summary(summary: dict) -> str:
         "concentration: " + (f"{conc:.1f} x10^6/mL (WHO 2021 lower limit "
                              f"{lim['concentration_m_per_ml']:g})" if conc is not None else "not computed"),
     ]  # fmt: skip
+    fw = summary.get("percentages_frame_weighted")
+    if fw:
+        lines.append(f"snapshot (frame-weighted) PR / NP / IM: {fw['progressive']:.1f} / "
+                     f"{fw['non_progressive']:.1f} / {fw['immotile']:.1f} %")  # fmt: skip
     lines += [f"warning: {w}" for w in summary["warnings"]]
     return "\n".join(lines)
 

@@ -40,6 +40,13 @@ fits, so it has no end effects; VAP is its length over its own duration, and ALH
 compare the head with it over that same stretch. STR and the other ratios are clipped to
 [0, 1]: VSL can exceed VAP by a hair on a perfectly straight path, which is numerical.
 
+Short and border-touching tracks: a track with fewer than ``min_points`` detections
+(default 10, 0.2 s at 50 fps) is not measured. A cell that enters or leaves the field is
+measured over the part of its path inside the field like any other track: its
+velocities are unbiased, but its 1-s progression windows are fewer, and a track shorter
+than 1 s gets its VSL as progression. Missed frames inside a track are filled by linear
+interpolation before measuring (the reach of a gap is bounded by the linker).
+
 ALH from sampled positions is biased low: the frames rarely catch the head at the
 extreme of its swing (at 5 samples per beat, the largest sample is on average ~0.9 of
 the true peak). spermlab reports what the samples show and does not model the swing.

@@ -86,8 +86,11 @@ def run(argv: list[str]) -> int:
         app(args=argv, prog_name="spermlab", standalone_mode=True)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except (FormatError, CalibrationError, FileNotFoundError, Failed, ValueError) as e:
-        stderr.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+    except (FormatError, CalibrationError, FileNotFoundError, Failed, ValueError, ImportError) as e:
+        from rich.markup import escape
+
+        stderr.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False,
+                     soft_wrap=True)  # fmt: skip
         return 1
     return 0
 

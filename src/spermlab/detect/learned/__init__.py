@@ -1,0 +1,1 @@
+"""Learned detectors (YOLO via Ultralytics, optional extra ``spermlab[yolo]``)."""

@@ -1,0 +1,62 @@
+import importlib.util
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from spermlab import preset
+from spermlab.cli import main
+from spermlab.detect.learned.yolo import results_to_detections
+from spermlab.tables import DETECTIONS, validate
+
+HAS_ULTRALYTICS = importlib.util.find_spec("ultralytics") is not None
+
+
+class _T:  # the slice of torch.Tensor that Results.boxes exposes
+    def __init__(self, a):
+        self.a = np.asarray(a)
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self.a
+
+    def __len__(self):
+        return len(self.a)
+
+
+class _Boxes:
+    def __init__(self, xywh, cls, conf):
+        self.xywh, self.cls, self.conf = _T(xywh), _T(cls), _T(conf)
+
+    def __len__(self):
+        return len(self.xywh)
+
+
+def test_results_become_a_detections_table():
+    res = SimpleNamespace(boxes=_Boxes([[10.0, 20.0, 17.0, 18.0], [5.0, 6.0, 7.0, 8.0]],
+                                       [0.0, 1.0], [0.9, 0.3]))  # fmt: skip
+    det = validate(results_to_detections(res, frame=7), DETECTIONS)
+    assert det["frame"].tolist() == [7, 7]
+    assert det[["x", "y", "w", "h"]].to_numpy().tolist() == [[10, 20, 17, 18], [5, 6, 7, 8]]
+    assert det["cls"].tolist() == [0, 1] and det["score"].tolist() == [0.9, 0.3]
+    for empty_res in (SimpleNamespace(boxes=None), SimpleNamespace(boxes=_Boxes([], [], []))):
+        assert list(results_to_detections(empty_res, 0).columns) == list(DETECTIONS)
+
+
+@pytest.mark.skipif(HAS_ULTRALYTICS, reason="checks the error raised without the yolo extra")
+def test_missing_extra_names_the_pip_command(tmp_path, capsys):
+    from spermlab.detect.learned.yolo import YoloDetector
+
+    with pytest.raises(ImportError, match=r"pip install 'spermlab\[yolo\]'"):
+        YoloDetector(preset("visem"), weights=tmp_path / "w.pt")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    from PIL import Image
+
+    Image.fromarray(np.full((48, 64), 90, np.uint8)).save(frames / "f_frame_0.png")
+    code = main(["analyze", str(frames), "--preset", "visem", "--detector", "yolo",
+                 "--out", str(tmp_path / "r"), "--quiet"])  # fmt: skip
+    assert code == 1
+    assert "pip install 'spermlab[yolo]'" in capsys.readouterr().err

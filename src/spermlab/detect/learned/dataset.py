@@ -48,7 +48,7 @@ def _frames_of(folder: Path) -> list[int]:
 
 def split_frames(
     folders: Sequence[Path], *, val_fraction: float = 0.2, gap_s: float = 1.0, fps: float = 50.0,
-    val_start: int | None = None, every: int = 1,
+    val_start: int | None = None, every: int = 1, val_every: int = 1,
 ) -> Split:  # fmt: skip
     """Decide the split: by video for several videos, by time blocks for one.
 
@@ -63,25 +63,27 @@ def split_frames(
         neither.
     val_start : int, optional
         Single video: the first validation frame (default: the last ``val_fraction``).
-    every : int
-        Keep every n-th training frame (CPU training on fewer, less redundant frames).
+    every, val_every : int
+        Keep every n-th training / validation frame (CPU training on fewer, less
+        redundant frames).
     """
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
-    if every < 1:
-        raise ValueError(f"every must be >= 1, got {every}")
+    if every < 1 or val_every < 1:
+        raise ValueError(f"every and val_every must be >= 1, got {every} and {val_every}")
     frames = {f.name: _frames_of(f) for f in folders}
     if len(frames) > 1:
         names = sorted(frames)
         n_val = max(1, round(val_fraction * len(names)))
         val_names = names[-n_val:]
         train = {k: v[::every] for k, v in frames.items() if k not in val_names}
-        return Split(train, {k: frames[k] for k in val_names}, f"by video: {val_names} held out")
+        val = {k: frames[k][::val_every] for k in val_names}
+        return Split(train, val, f"by video: {val_names} held out")
     (name, all_frames), = frames.items()
     start = val_start if val_start is not None else all_frames[int(len(all_frames) * (1 - val_fraction))]
     gap = int(round(gap_s * fps))
     train = [n for n in all_frames if n < start - gap][::every]
-    val = [n for n in all_frames if n >= start]
+    val = [n for n in all_frames if n >= start][::val_every]
     if not train or not val:
         raise ValueError(f"{name}: the split leaves no training or no validation frame "
                          f"(val_start={start}, gap={gap} frames)")  # fmt: skip

@@ -209,26 +209,26 @@ def test_stem_is_inferred_or_required(tmp_path: Path) -> None:
 
 # folder, reader, file the error names, 1-based line (None: whole file), message fragment
 FOLDER_CASES = [
-    ("duplicate_track_id", "tracks", "labels_ftid/11_frame_0_with_ftid.txt", 2,
+    ("duplicate_track_id", "tracks", "labels_ftid/99_frame_0_with_ftid.txt", 2,
      "track_id: expected each id once per frame, got 't1' again in frame 0 (first on line 1)"),
-    ("ftid_disagrees", "tracks", "labels_ftid/11_frame_0_with_ftid.txt", 2,
-     "disagrees with 11_frame_0.txt line 2: expected '1 0.25 0.25 0.05 0.05', "
+    ("ftid_disagrees", "tracks", "labels_ftid/99_frame_0_with_ftid.txt", 2,
+     "disagrees with 99_frame_0.txt line 2: expected '1 0.25 0.25 0.05 0.05', "
      "got '1 0.25 0.25 0.05 0.06'"),
-    ("ftid_extra_line", "tracks", "labels_ftid/11_frame_0_with_ftid.txt", 2,
-     "expected a matching line in 11_frame_0.txt (box 2), got a file with 1 boxes"),
-    ("labels_extra_line", "tracks", "labels/11_frame_0.txt", 2,
-     "expected 1 boxes as in 11_frame_0_with_ftid.txt, got an extra box"),
-    ("missing_labels_file", "tracks", "labels/11_frame_1.txt", None,
-     "expected a labels file for frame 1 matching 11_frame_1_with_ftid.txt"),
-    ("orphan_labels_file", "tracks", "labels/11_frame_2.txt", None,
+    ("ftid_extra_line", "tracks", "labels_ftid/99_frame_0_with_ftid.txt", 2,
+     "expected a matching line in 99_frame_0.txt (box 2), got a file with 1 boxes"),
+    ("labels_extra_line", "tracks", "labels/99_frame_0.txt", 2,
+     "expected 1 boxes as in 99_frame_0_with_ftid.txt, got an extra box"),
+    ("missing_labels_file", "tracks", "labels/99_frame_1.txt", None,
+     "expected a labels file for frame 1 matching 99_frame_1_with_ftid.txt"),
+    ("orphan_labels_file", "tracks", "labels/99_frame_2.txt", None,
      "expected a labels_ftid file for frame 2, got none"),
-    ("bad_file_name", "detections", "labels/11_frame_x.txt", None,
-     "file name: expected 11_frame_<n >= 0>.txt, got 11_frame_x.txt"),
-    ("duplicate_frame_file", "detections", "labels/11_frame_1.txt", None,
-     "expected one file for frame 1, got 11_frame_01.txt and 11_frame_1.txt"),
-    ("ftid_field_count", "tracks", "labels_ftid/11_frame_1_with_ftid.txt", 1,
+    ("bad_file_name", "detections", "labels/99_frame_x.txt", None,
+     "file name: expected 99_frame_<n >= 0>.txt, got 99_frame_x.txt"),
+    ("duplicate_frame_file", "detections", "labels/99_frame_1.txt", None,
+     "expected one file for frame 1, got 99_frame_01.txt and 99_frame_1.txt"),
+    ("ftid_field_count", "tracks", "labels_ftid/99_frame_1_with_ftid.txt", 1,
      "expected 6 fields (track_id class x_center y_center width height), got 5"),
-    ("ftid_bad_box", "tracks", "labels_ftid/11_frame_1_with_ftid.txt", 1,
+    ("ftid_bad_box", "tracks", "labels_ftid/99_frame_1_with_ftid.txt", 1,
      "x_center: expected a normalised value in [0, 1], got 1.5"),
 ]
 

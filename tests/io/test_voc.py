@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +37,10 @@ EXPECTED = {"S_0001": (45, 1691, 92), "S_0002": (19, 503, 19), "S_0003": (38, 94
 def subset_a(data_dir: Path) -> Path:
     path = data_dir / "videos" / "svia" / "subset_A"
     if not path.is_dir():
-        pytest.skip(f"SVIA subset A not found at {path}")
+        msg = f"SVIA subset A not found at {path}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
     return path
 
 

@@ -51,3 +51,18 @@ def test_bad_split_requests(tmp_path):
         split_frames([v], val_fraction=1.5)
     with pytest.raises(FileNotFoundError, match="labels"):
         split_frames([tmp_path])
+
+
+def test_cli_dataset_and_train_without_the_extra(tmp_path, capsys):
+    import importlib.util
+
+    from spermlab.cli import main
+
+    v = _video(tmp_path / "src", "11", 120)
+    assert main(["yolo", "dataset", str(v), "--val-start", "100", "--gap-s", "0.2",
+                 "--out", str(tmp_path / "ds"), "--json", "--quiet"]) == 0  # fmt: skip
+    info = json.loads(capsys.readouterr().out)
+    assert info["train_frames"] == 90 and info["val_frames"] == 20
+    if importlib.util.find_spec("ultralytics") is None:
+        assert main(["yolo", "train", info["data"], "--quiet"]) == 1
+        assert "pip install 'spermlab[yolo]'" in capsys.readouterr().err

@@ -41,7 +41,7 @@ def demo(
     try:
         fractions = tuple(float(v) for v in mix.split(","))
     except ValueError:
-        raise typer.BadParameter(f"expected four numbers a,b,c,d, got {mix!r}", param_hint="--mix")
+        raise typer.BadParameter(f"expected four numbers a,b,c,d, got {mix!r}", param_hint="--mix") from None
     config = SimulationConfig(duration_s=duration, concentration=concentration, mix=fractions)
     sim = simulate(config, rng=seed)
     files = write_simulation(sim, out, stem="sample",

@@ -21,36 +21,19 @@ Run:  .venv/bin/python benchmarks/memory_flat.py [--seconds 5] [--factor 10] [--
 
 from __future__ import annotations
 
-import os
-
-_SINGLE_THREAD = {
-    v: "1"
-    for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-              "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-}  # fmt: skip
-for _k, _v in _SINGLE_THREAD.items():
-    os.environ.setdefault(_k, _v)
+from _bench import CACHE, SINGLE_THREAD, status_mb  # pins threads first
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from itertools import islice  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-CACHE = Path(tempfile.gettempdir()) / "spermlab-bench"
 WARMUP_FRAMES = 5
-
-
-def _status_mb(field: str) -> float:
-    """A field of /proc/self/status in MB (VmRSS: now; VmHWM: peak since exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def make_video(seconds: float, seed: int, cache: Path) -> Path:
@@ -75,14 +58,14 @@ def run_one(path: str) -> dict:
     source = VideoReader(path)
     pipe = Pipeline(default_calibration())
     pipe.run(source, frames=islice(iter(source), WARMUP_FRAMES))
-    base = _status_mb("VmRSS")
+    base = status_mb("VmRSS")
     n_total = source.n_frames or 0
     step = max(n_total // 10, 1)
     samples: list[tuple[int, float]] = []
 
     def on_frame(frame) -> None:
         if (frame.index + 1) % step == 0:
-            samples.append((frame.index + 1, _status_mb("VmRSS")))
+            samples.append((frame.index + 1, status_mb("VmRSS")))
 
     t0 = time.perf_counter()
     result = pipe.run(source, on_frame=on_frame)
@@ -94,14 +77,14 @@ def run_one(path: str) -> dict:
         "fps": result.summary.n_frames / wall,
         "n_detections": len(result.detections),
         "n_tracks": int(result.tracks["track_id"].nunique()) if len(result.tracks) else 0,
-        "base_rss_mb": base, "peak_rss_mb": _status_mb("VmHWM"),
-        "end_rss_mb": _status_mb("VmRSS"), "tables_mb": tables_mb, "rss_samples": samples,
+        "base_rss_mb": base, "peak_rss_mb": status_mb("VmHWM"),
+        "end_rss_mb": status_mb("VmRSS"), "tables_mb": tables_mb, "rss_samples": samples,
     }  # fmt: skip
 
 
 def spawn(video: Path) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--one", str(video)]
-    proc = subprocess.run(cmd, env={**os.environ, **_SINGLE_THREAD}, capture_output=True,
+    proc = subprocess.run(cmd, env={**os.environ, **SINGLE_THREAD}, capture_output=True,
                           text=True, check=False)  # fmt: skip
     if proc.returncode != 0:
         raise RuntimeError(f"analysis of {video} failed:\n{proc.stderr[-4000:]}")

@@ -51,18 +51,11 @@ Run:  .venv/bin/python benchmarks/throughput.py [--frames 1000] [--repeat 2]
 
 from __future__ import annotations
 
-import os
-
-_SINGLE_THREAD = {
-    v: "1"
-    for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-              "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-}  # fmt: skip
-for _k, _v in _SINGLE_THREAD.items():
-    os.environ.setdefault(_k, _v)
+from _bench import CACHE, DATA, SINGLE_THREAD, peak_rss_mb, rss_mb  # pins threads first
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -72,44 +65,9 @@ import warnings  # noqa: E402
 from itertools import islice  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-DATA = Path(
-    os.environ.get("SPERMLAB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
 VIDEO = "11"
 METHODS = ("decode", "spermlab", "trackpy")
 WARMUP_FRAMES = 5
-CACHE = Path(tempfile.gettempdir()) / "spermlab-bench"
-
-
-# ------------------------------------------------------------------------ memory
-def _status_mb(field: str) -> float | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def rss_mb() -> float:
-    """Current resident set size (MB): VmRSS of /proc/self/status."""
-    now = _status_mb("VmRSS")
-    return float("nan") if now is None else now
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (MB).
-
-    VmHWM of /proc/self/status: it belongs to the process image, so it starts afresh at
-    ``exec``. ``ru_maxrss`` does not (Linux keeps it across ``execve``, so a child would
-    report its parent's peak); it is only the fallback where /proc is missing.
-    """
-    hwm = _status_mb("VmHWM")
-    if hwm is not None:
-        return hwm
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 def cpu_s() -> float:
@@ -266,7 +224,7 @@ def spawn(method: str, kind: str, path: str, frames: int, save: str | None) -> d
            "--source-kind", kind, "--path", path, "--frames", str(frames)]  # fmt: skip
     if save:
         cmd += ["--save", save]
-    env = {**os.environ, **_SINGLE_THREAD}
+    env = {**os.environ, **SINGLE_THREAD}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{method} on {kind} failed:\n{proc.stderr[-4000:]}")
@@ -359,7 +317,7 @@ def main() -> None:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     kinds = ["video", "jpeg"] if args.source == "both" else [args.source]
     info: dict = {"frames": args.frames, "repeat": args.repeat, "codec": args.codec,
-                  "threads": _SINGLE_THREAD, "cpus": os.cpu_count(),
+                  "threads": SINGLE_THREAD, "cpus": os.cpu_count(),
                   "load_avg_start": os.getloadavg()}  # fmt: skip
     paths = {"jpeg": str(DATA / "visem_tracking" / VIDEO / "images")}
     if "video" in kinds:

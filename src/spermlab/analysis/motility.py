@@ -24,9 +24,10 @@ localisation noise inflates it in proportion to the frame rate, while the averag
 removes most of the noise. (2) The head swings sideways: ALH >= ``active_alh_um``
 (default 0.75 µm). A cell beating in place has a VAP near zero but swings its head:
 simulated beating-in-place cells have ALH 1-3.4 µm, and with VAP alone 56 % of them were
-graded immotile; the still heads of VISEM-Tracking video 11 (spermlab's grade d) have
-ALH <= 0.31 µm (99th percentile), so 0.75 µm sits between localisation noise and a
-weak beat (``benchmarks/simulated_grades.py``, ``benchmarks/video11_grades.py``).
+graded immotile (``benchmarks/simulated_grades.py``); the still heads of VISEM-Tracking
+video 11 (VAP < 4 µm/s and progression < 5 µm/s in ``spermlab analyze``'s
+kinematics.csv) have ALH of 0.015 µm median and 0.23 µm at the 99th percentile, so
+0.75 µm sits between localisation noise and a weak beat.
 Drift must be removed first (:mod:`spermlab.analysis.drift`), or a drifting dead cell
 is graded motile.
 

@@ -26,8 +26,8 @@ instead of trackpy's subnetwork search, and a motion model in place of the last
 position. Everything is in µm and s at the interface (through the
 :class:`~spermlab.Calibration`), so one set of defaults serves a 50 fps VISEM video and
 a 9 fps, 1 µm/px recording. With those defaults, on ground-truth positions stripped of
-their ids (``benchmarks/linker_gt.py``), HOTA is 99.9 on VISEM-Tracking video 11 and
-98.6 / 99.5 / 98.0 on Hart et al. (2025) P001 / P002 / P004, where trackpy's best
+their ids (``benchmarks/linker_gt.py``), HOTA is 100.0 on VISEM-Tracking video 11 and
+99.5 / 99.2 / 98.0 on Hart et al. (2025) P001 / P002 / P004, where trackpy's best
 search range (10, 20 or 30 px, memory 3) reaches 99.9 and 95.6 / 96.7 / 96.7.
 
 References
@@ -86,16 +86,18 @@ class Linker:
         (gap closing; the meaning of trackpy's ``memory``). Default: 0.5 s of frames,
         at least 3 (25 at 50 fps, 4 at 9 fps). Half a second bridges the flicker of a
         detector on a still or slow head (on VISEM-Tracking video 11 the full classical
-        flow's IDF1 rises from 62.5 at 3 frames to 71.3 at 25), while ``gap_reach_um``
-        keeps a long gap from capturing a distant cell.
+        flow's IDF1 rises from 62.2 at 3 frames to 72.4 at 25,
+        ``benchmarks/linker_ablation.py``), while ``gap_reach_um`` keeps a long gap from
+        capturing a distant cell.
     gap_reach_um : float, optional
         The farthest a track may be continued from its last detection after missed
         frames, µm. Default: ``3 * max_speed_um_s / fps``, what the fastest cell covers
         in three frames (48 px at VISEM's 50 fps), so a gap of up to 3 frames is closed
         exactly as before, and a longer one only near where the cell was lost: the
         common case of a detector flickering on a still or slow head. Without the cap
-        the reach grew with the gap (0.5 s at 200 µm/s is 400 px on VISEM) and 74 links
-        of video 11's full flow jumped more than 50 px to another cell; with it, 8.
+        the reach grew with the gap (0.5 s at 200 µm/s is 400 px on VISEM) and 53 links
+        of video 11's full flow jumped more than 50 px to another cell; with it, 2
+        (``benchmarks/linker_ablation.py``).
     motion_noise_um2_s3 : sequence of float
         Spectral density of the random acceleration of each motion mode, µm²/s³, one
         value per mode of the IMM. Default ``(10, 1e5)``: an immotile mode and a

@@ -147,3 +147,36 @@ def test_no_frames_is_a_clear_error(sim):
     source = FrameList([], sim.width, sim.height)
     with pytest.raises(ValueError, match="no frames"):
         Pipeline(sim.calibration).run(source)
+
+
+@dataclass
+class _BatchingDetector:
+    """Wraps the classical detector behind detect_batch, recording each batch's frames."""
+
+    inner: object
+    batch_size: int = 4
+    batches: list = None
+
+    def detect(self, image, frame=0):  # pragma: no cover - must not be called
+        raise AssertionError("a batching detector gets whole batches")
+
+    def detect_batch(self, images, frames):
+        self.batches.append(list(frames))
+        return [self.inner.detect(im, f) for im, f in zip(images, frames, strict=True)]
+
+
+def test_a_batching_detector_gets_frames_in_order_and_in_bounded_batches(sim, frames):
+    from spermlab.detect import ClassicalDetector
+
+    inner = ClassicalDetector(sim.calibration).adapted_to(frames[0].image)
+    det = _BatchingDetector(inner, batch_size=4, batches=[])
+    seen = []
+    out = Pipeline(sim.calibration, detector=det).run(
+        FrameList(frames, CONFIG.width, CONFIG.height), on_frame=lambda f: seen.append(f.index))
+    n = len(frames)
+    assert [len(b) for b in det.batches] == [4] * (n // 4) + ([n % 4] if n % 4 else [])
+    assert sum(det.batches, []) == seen == [f.index for f in frames]
+    # the same detections as the one-frame-at-a-time path with the same adapted detector
+    ref = Pipeline(sim.calibration, detector=inner).run(FrameList(frames, CONFIG.width, CONFIG.height))
+    pd.testing.assert_frame_equal(out.detections, ref.detections)
+    pd.testing.assert_frame_equal(out.tracks, ref.tracks)

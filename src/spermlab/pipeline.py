@@ -81,7 +81,10 @@ class Pipeline:
         """Every parameter of every stage, JSON-ready (``detector``: the one actually used,
         e.g. after adapting its scale to the first frame)."""
         det = detector if detector is not None else self.detector
-        det_params = asdict(det) if is_dataclass(det) else getattr(det, "params", {})
+        if hasattr(det, "params"):
+            det_params = det.params
+        else:
+            det_params = asdict(det) if is_dataclass(det) else {}
         return {
             "detector": {"type": type(det).__name__, **_jsonable(det_params)},
             "linker": dict(self.linker_params),
@@ -111,12 +114,9 @@ class Pipeline:
         linker = Linker(self.calibration, **self.linker_params)
         det_cols = _Columns(DETECTIONS)
         trk_cols = _Columns(TRACKS)
-        detector, n_frames = self.detector, 0
-        for frame in frames if frames is not None else source:
-            if n_frames == 0 and hasattr(detector, "adapted_to"):
-                # polarity and head scale measured once, so every frame is analysed alike
-                detector = detector.adapted_to(frame.image)
-            dets = detector.detect(frame.image, frame.index)
+        state = {"detector": self.detector}
+        n_frames = 0
+        for frame, dets in _detected(state, frames if frames is not None else source):
             det_cols.append(dets)
             trk_cols.append(linker.update(dets, frame=frame.index))
             n_frames += 1
@@ -124,7 +124,7 @@ class Pipeline:
                 on_frame(frame)
         if n_frames == 0:
             raise ValueError(f"{source.path}: no frames to analyse")
-        return self._finish(source, det_cols.table(), trk_cols.table(), n_frames, detector)
+        return self._finish(source, det_cols.table(), trk_cols.table(), n_frames, state["detector"])
 
     def _finish(self, source, detections, tracks, n_frames, detector) -> AnalysisResult:
         sperm = tracks[tracks["cls"] == 0].reset_index(drop=True)
@@ -141,6 +141,36 @@ class Pipeline:
             params=self.grading, parameters=self.parameters(detector), input_info=_input_info(source),
         )  # fmt: skip
         return AnalysisResult(detections, tracks, kin, drift, summary, source.width, source.height)
+
+
+def _detected(state: dict[str, Any], frames: Iterable[Frame]) -> Iterable[tuple[Frame, pd.DataFrame]]:
+    """Yield (frame, detections) in frame order.
+
+    A detector with ``detect_batch`` and ``batch_size`` > 1 (YOLO) gets ``batch_size`` frames at
+    a time, so at most that many frames are held. A detector with ``adapted_to`` (classical) is
+    adapted once on the first frame (polarity, head scale), so every frame is analysed alike;
+    ``state["detector"]`` is the one actually used.
+    """
+    buffer: list[Frame] = []
+    for frame in frames:
+        detector = state["detector"]
+        if hasattr(detector, "adapted_to") and not state.get("adapted"):
+            state["detector"] = detector = detector.adapted_to(frame.image)
+        state["adapted"] = True
+        if getattr(detector, "batch_size", 1) <= 1 or not hasattr(detector, "detect_batch"):
+            yield frame, detector.detect(frame.image, frame.index)
+            continue
+        buffer.append(frame)
+        if len(buffer) == detector.batch_size:
+            yield from _batch(detector, buffer)
+            buffer = []
+    if buffer:
+        yield from _batch(state["detector"], buffer)
+
+
+def _batch(detector: Any, frames: list[Frame]) -> Iterable[tuple[Frame, pd.DataFrame]]:
+    tables = detector.detect_batch([f.image for f in frames], [f.index for f in frames])
+    return zip(frames, tables, strict=True)
 
 
 class _Columns:

@@ -1,4 +1,4 @@
-import importlib.util
+import sys
 from types import SimpleNamespace
 
 import numpy as np
@@ -8,9 +8,6 @@ from spermlab import preset
 from spermlab.cli import main
 from spermlab.detect.learned.yolo import results_to_detections
 from spermlab.tables import DETECTIONS, validate
-
-HAS_ULTRALYTICS = importlib.util.find_spec("ultralytics") is not None
-
 
 class _T:  # the slice of torch.Tensor that Results.boxes exposes
     def __init__(self, a):
@@ -45,9 +42,10 @@ def test_results_become_a_detections_table():
         assert list(results_to_detections(empty_res, 0).columns) == list(DETECTIONS)
 
 
-@pytest.mark.skipif(HAS_ULTRALYTICS, reason="checks the error raised without the yolo extra")
-def test_missing_extra_names_the_pip_command(tmp_path, capsys):
+def test_missing_extra_names_the_pip_command(tmp_path, capsys, monkeypatch):
     from spermlab.detect.learned.yolo import YoloDetector
+
+    monkeypatch.setitem(sys.modules, "ultralytics", None)  # as if the extra were not installed
 
     with pytest.raises(ImportError, match=r"pip install 'spermlab\[yolo\]'"):
         YoloDetector(preset("visem"), weights=tmp_path / "w.pt")
@@ -59,4 +57,11 @@ def test_missing_extra_names_the_pip_command(tmp_path, capsys):
     code = main(["analyze", str(frames), "--preset", "visem", "--detector", "yolo",
                  "--out", str(tmp_path / "r"), "--quiet"])  # fmt: skip
     assert code == 1
+    assert "pip install 'spermlab[yolo]'" in capsys.readouterr().err
+
+
+def test_yolo_train_without_the_extra_names_the_pip_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ultralytics", None)
+    (tmp_path / "data.yaml").write_text("path: .\n")
+    assert main(["yolo", "train", str(tmp_path / "data.yaml"), "--quiet"]) == 1
     assert "pip install 'spermlab[yolo]'" in capsys.readouterr().err

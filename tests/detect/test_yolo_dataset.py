@@ -53,9 +53,7 @@ def test_bad_split_requests(tmp_path):
         split_frames([tmp_path])
 
 
-def test_cli_dataset_and_train_without_the_extra(tmp_path, capsys):
-    import importlib.util
-
+def test_cli_dataset(tmp_path, capsys):
     from spermlab.cli import main
 
     v = _video(tmp_path / "src", "11", 120)
@@ -63,6 +61,3 @@ def test_cli_dataset_and_train_without_the_extra(tmp_path, capsys):
                  "--out", str(tmp_path / "ds"), "--json", "--quiet"]) == 0  # fmt: skip
     info = json.loads(capsys.readouterr().out)
     assert info["train_frames"] == 90 and info["val_frames"] == 20
-    if importlib.util.find_spec("ultralytics") is None:
-        assert main(["yolo", "train", info["data"], "--quiet"]) == 1
-        assert "pip install 'spermlab[yolo]'" in capsys.readouterr().err

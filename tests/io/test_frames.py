@@ -160,6 +160,23 @@ def test_garbage_image_first_fails_at_open(tmp_path):
         FrameFolder(folder)
 
 
+def test_garbage_image_is_reported_even_after_ultralytics_patched_pillow(tmp_path):
+    # importing Ultralytics swaps PIL.Image.open for a wrapper that would try to install a
+    # HEIF plugin on an unidentifiable file; spermlab must still report the file
+    pytest.importorskip("ultralytics", reason="needs the yolo extra")
+    import PIL.Image
+
+    assert PIL.Image.open.__module__ == "ultralytics.utils.patches"
+    folder = write_frames(tmp_path / "f", [1, 2])
+    (folder / "11_frame_0.png").write_bytes(b"this is not a PNG" * 10)
+    with pytest.raises(FormatError, match=r"11_frame_0\.png: cannot read image header"):
+        FrameFolder(folder)
+    (folder / "11_frame_0.png").unlink()
+    (folder / "11_frame_3.png").write_bytes(b"not a PNG either")
+    with pytest.raises(FormatError, match=r"11_frame_3\.png: cannot"):
+        list(FrameFolder(folder))
+
+
 def test_garbage_image_later_fails_when_reached(tmp_path):
     folder = write_frames(tmp_path / "f", [0, 1])
     (folder / "11_frame_2.png").write_bytes(b"")

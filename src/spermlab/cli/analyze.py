@@ -122,7 +122,7 @@ def analyze(
     depth_um: Optional[float] = typer.Option(None, "--depth-um", help="Chamber depth, µm (for concentration)."),
     preset_name: Optional[str] = typer.Option(None, "--preset", help="Named calibration preset: visem."),
     detector: str = typer.Option("classical", "--detector", help="classical or yolo."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO weights (.pt)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO weights (.pt); default: the shipped model."),
     drift: bool = typer.Option(True, "--drift/--no-drift", help="Estimate and subtract field drift."),
     report: bool = typer.Option(False, "--report", help="Also write report.html (self-contained)."),
     video: bool = typer.Option(False, "--video", help="Also write annotated.mp4."),

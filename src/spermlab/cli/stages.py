@@ -60,21 +60,33 @@ def detect(
     source: Path = typer.Argument(..., help="Video file, frame folder or VISEM-Tracking folder."),
     out: Path = typer.Option(..., "--out", "-o", help="Detections table (.csv or .parquet)."),
     um_per_px: Optional[float] = UmOpt, fps: Optional[float] = FpsOpt,
-    preset_name: Optional[str] = PresetOpt, quiet: bool = QuietOption,
+    preset_name: Optional[str] = PresetOpt,
+    detector: str = typer.Option("classical", "--detector", help="classical or yolo."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO weights (.pt); default: the shipped model."),
+    quiet: bool = QuietOption,
 ) -> None:
-    """Find sperm heads in every frame (classical detector) and write the Detections table.
+    """Find sperm heads in every frame and write the Detections table.
 
     Example: spermlab detect sample.mp4 --um-per-px 0.3 --out detections.parquet
     """
-    from spermlab.detect.classical import ClassicalDetector, detect_source
     from spermlab.io.open import open_source
+    from spermlab.pipeline import _detected
 
+    if detector not in ("classical", "yolo"):
+        raise typer.BadParameter(f"expected 'classical' or 'yolo', got {detector!r}", param_hint="--detector")
     setup_logging(quiet)
     src = open_source(source, fps=fps)
     cal = _calibration(um_per_px, fps, preset_name, "detect", file_fps=src.fps)
-    parts = progress_iter(detect_source(src, ClassicalDetector(cal)), total=src.n_frames,
-                          label="detecting", quiet=quiet)  # fmt: skip
-    parts = [p for p in parts if len(p)]
+    if detector == "yolo":
+        from spermlab.detect.learned.yolo import YoloDetector
+
+        det = YoloDetector(cal, weights=weights)
+    else:
+        from spermlab.detect.classical import ClassicalDetector
+
+        det = ClassicalDetector(cal)
+    frames = progress_iter(src, total=src.n_frames, label="detecting", quiet=quiet)
+    parts = [d for _, d in _detected({"detector": det}, frames) if len(d)]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(DETECTIONS))
     _write(validate(table, DETECTIONS), out)
     typer.echo(f"{len(table)} detections → {out}")

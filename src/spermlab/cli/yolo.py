@@ -51,26 +51,25 @@ def train(
     data: Path = typer.Argument(..., help="data.yaml written by `spermlab yolo dataset`."),
     out: Path = typer.Option(Path("runs/yolo"), "--out", "-o", help="Training folder."),
     model: str = typer.Option("yolo11n.yaml", help="Model yaml (random init) or local .pt weights."),
-    epochs: int = typer.Option(100, help="Epochs (early stopping: patience 20)."),
+    epochs: int = typer.Option(100, help="Epochs (an upper bound with --hours)."),
+    hours: Optional[float] = typer.Option(None, help="Train for this wall time instead."),
     imgsz: int = typer.Option(640, help="Image size; keep 640 for ~17 px heads."),
-    device: str = typer.Option("cpu", help="cpu or a CUDA device such as 0."),
+    batch: int = typer.Option(8, help="Images per batch."),
+    device: Optional[str] = typer.Option(None, help="cpu or a CUDA device such as 0 (default: GPU if any)."),
     seed: int = typer.Option(0, help="Random seed."),
+    patience: int = typer.Option(20, help="Early stopping: epochs without improvement."),
+    no_val: bool = typer.Option(False, "--no-val", help="Validate only at the end; keep last.pt."),
     quiet: bool = QuietOption,
 ) -> None:
-    """Train YOLO for sperm heads: no mosaic (it shrinks tiny objects), seeded, offline.
+    """Train YOLO for sperm heads: offline, seeded, augmentations for tiny objects
+    (spermlab.detect.learned.train.TRAIN_DEFAULTS).
 
     Example: spermlab yolo train ds/data.yaml --epochs 100 --device 0
     """
-    from spermlab.detect.learned.yolo import require_ultralytics
+    from spermlab.detect.learned.train import train_yolo
 
     setup_logging(quiet)
-    require_ultralytics()
-    from ultralytics import YOLO
-
-    if not data.is_file():
-        raise FileNotFoundError(f"{data}: no such data.yaml (run `spermlab yolo dataset` first)")
-    YOLO(model).train(data=str(data), epochs=epochs, imgsz=imgsz, device=device, seed=seed,
-                      deterministic=True, mosaic=0.0, close_mosaic=0, plots=False, amp=False,
-                      patience=20, project=str(out.resolve()), name="train", exist_ok=True,
-                      verbose=not quiet)  # fmt: skip
-    typer.echo(f"weights: {out / 'train' / 'weights' / 'best.pt'}")
+    weights, trainer = train_yolo(data, out, model=model, epochs=epochs, hours=hours, imgsz=imgsz,
+                                  batch=batch, device=device, seed=seed, patience=patience,
+                                  val=not no_val, verbose=not quiet)  # fmt: skip
+    typer.echo(f"weights: {weights} ({trainer.epoch + 1} epochs)")

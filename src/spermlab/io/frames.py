@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
@@ -221,7 +222,7 @@ def read_grey(path: str | PathLike[str]) -> np.ndarray:
         When the file cannot be decoded (corrupt or truncated) or is not 8-bit.
     """
     try:
-        with Image.open(path) as im:
+        with pil_open(path) as im:
             if im.mode not in _EIGHT_BIT_MODES:
                 raise FormatError(path, f"expected an 8-bit image, got Pillow mode {im.mode!r}")
             im.load()
@@ -278,9 +279,22 @@ def _nothing_selected(pattern: str | None, start: int | None, stop: int | None) 
     return f"expected frame images, got {what} in the folder"
 
 
+def pil_open(path: str | PathLike[str]) -> Image.Image:
+    """Pillow's own ``Image.open``.
+
+    Importing Ultralytics replaces ``PIL.Image.open`` with a wrapper that, on a file Pillow
+    cannot identify, tries to install and register a HEIF plugin. spermlab reports such a file
+    (a corrupt frame) as a FormatError instead, whether or not Ultralytics was imported.
+    """
+    opener = Image.open
+    if getattr(opener, "__module__", "") == "ultralytics.utils.patches":
+        opener = getattr(sys.modules["ultralytics.utils.patches"], "_image_open", opener)
+    return opener(path)
+
+
 def _image_size(file: Path) -> tuple[int, int]:
     try:
-        with Image.open(file) as im:
+        with pil_open(file) as im:
             return int(im.width), int(im.height)
     except (OSError, SyntaxError, ValueError) as exc:
         raise FormatError(file, f"cannot read image header: {exc}") from exc

@@ -46,12 +46,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
 from spermlab import tables
 from spermlab.errors import FormatError
 from spermlab.io import _lines, yolo
 from spermlab.io._lines import LineError, Problems
+from spermlab.io.frames import pil_open
 
 __all__ = [
     "CLINICAL_TABLES", "DEFAULT_SIZE", "NA_MARKERS", "TrackSet", "read_clinical",
@@ -288,7 +288,7 @@ def _image_size(
     if image is None:
         return (width or DEFAULT_SIZE[0], height or DEFAULT_SIZE[1])
     try:
-        with Image.open(image) as im:
+        with pil_open(image) as im:
             w, h = im.size
     except OSError as exc:
         raise FormatError(image, f"expected a readable image to take the frame size from, "

@@ -1,12 +1,15 @@
 """YOLO (Ultralytics) behind the Detections contract; optional extra ``spermlab[yolo]``.
 
-Nothing is downloaded at run time: weights are a local ``.pt`` file (training starts
-from a model yaml or from spermlab's own weights).
+Nothing is downloaded at run time: weights are a local ``.pt`` file, by default the nano
+model shipped in the package (``weights/yolo11n_visem11.pt``, its card beside it in
+``weights/MODEL_CARD.md``); training starts from a model yaml or from spermlab's own weights.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from importlib import resources
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -17,16 +20,39 @@ import pandas as pd
 from spermlab.calibration import Calibration
 from spermlab.tables import DETECTIONS, empty
 
-__all__ = ["YoloDetector", "require_ultralytics", "results_to_detections"]
+__all__ = ["YoloDetector", "require_ultralytics", "results_to_detections", "shipped_weights"]
 
 INSTALL = "pip install 'spermlab[yolo]'"
+SHIPPED = "yolo11n_visem11.pt"
+
+
+def shipped_weights() -> Path:
+    """Path of the YOLO11n weights shipped with spermlab (trained on VISEM-Tracking video 11,
+    frames 0-749; see ``weights/MODEL_CARD.md`` for data, command and held-out metrics)."""
+    path = Path(str(resources.files("spermlab.detect.learned") / "weights" / SHIPPED))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the shipped YOLO weights are missing from this install "
+                                "(reinstall spermlab, or pass --weights FILE.pt)")  # fmt: skip
+    return path
+
+
+def default_device() -> str:
+    """``"0"`` (the first CUDA GPU) when torch sees one, else ``"cpu"``."""
+    import torch
+
+    return "0" if torch.cuda.is_available() else "cpu"
 
 
 def require_ultralytics() -> Any:
-    """Import Ultralytics or raise an ImportError that names the pip command."""
+    """Import Ultralytics or raise an ImportError that names the pip command.
+
+    Sets ``YOLO_OFFLINE=1`` unless the caller set it: Ultralytics then skips its online checks
+    (spermlab downloads nothing at run time).
+    """
+    os.environ.setdefault("YOLO_OFFLINE", "1")
     try:
         import ultralytics
-    except ImportError as e:  # pragma: no cover - depends on the environment
+    except ImportError as e:
         raise ImportError(f"the YOLO detector needs Ultralytics and torch: {INSTALL}") from e
     return ultralytics
 
@@ -54,27 +80,37 @@ class YoloDetector:
     ----------
     calibration : Calibration
         Recorded with the results (YOLO works in pixels).
-    weights : path
-        A local Ultralytics ``.pt`` file.
+    weights : path, optional
+        A local Ultralytics ``.pt`` file; default :func:`shipped_weights`.
     conf : float
         Score threshold.
     imgsz : int
         Inference size (640: VISEM's width; sperm heads are ~17 px objects).
-    device : str
-        ``"cpu"`` (default) or a CUDA device such as ``"0"``.
+    device : str, optional
+        ``"cpu"`` or a CUDA device such as ``"0"``; default the GPU when torch sees one, else
+        the CPU.
+    batch_size : int
+        Frames per forward pass when the pipeline streams a video.
     """
 
     calibration: Calibration
     weights: str | PathLike[str] | None = None
     conf: float = 0.25
     imgsz: int = 640
-    device: str = "cpu"
+    device: str | None = None
+    batch_size: int = 8
     _model: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         require_ultralytics()
-        if self.weights is None or not Path(self.weights).is_file():
+        if self.weights is None:
+            self.weights = shipped_weights()
+        if not Path(self.weights).is_file():
             raise FileNotFoundError(f"YOLO weights not found: {self.weights} (pass --weights FILE.pt)")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.device is None:
+            self.device = default_device()
         from ultralytics import YOLO
 
         self._model = YOLO(str(self.weights))
@@ -82,7 +118,8 @@ class YoloDetector:
     @property
     def params(self) -> dict[str, Any]:
         """JSON-ready parameters (recorded in summary.json)."""
-        return {"weights": str(self.weights), "conf": self.conf, "imgsz": self.imgsz, "device": self.device}
+        return {"weights": str(self.weights), "weights_sha256": _sha256(Path(self.weights)),
+                "conf": self.conf, "imgsz": self.imgsz, "device": self.device}  # fmt: skip
 
     def detect(self, image: np.ndarray, frame: int = 0) -> pd.DataFrame:
         """Detections of one grey frame."""
@@ -90,7 +127,15 @@ class YoloDetector:
 
     def detect_batch(self, images: list[np.ndarray], frames: list[int]) -> list[pd.DataFrame]:
         """Batched inference: one Detections table per image."""
+        if not images:
+            return []
         rgb = [np.repeat(np.asarray(im, dtype=np.uint8)[:, :, None], 3, axis=2) for im in images]
         results = self._model.predict(rgb, imgsz=self.imgsz, conf=self.conf, device=self.device,
                                       verbose=False)  # fmt: skip
         return [results_to_detections(r, f) for r, f in zip(results, frames, strict=True)]
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/train_yolo.py --out runs/yolo11 --hours 1.65 --every 2
     .venv/bin/python benchmarks/yolo_heldout.py --weights runs/yolo11/train/weights/last.pt \
         --json runs/yolo11/heldout.json
-    .venv/bin/python benchmarks/yolo_card.py runs/yolo11 [--install]
+    .venv/bin/python benchmarks/yolo_card.py runs/yolo11 [runs/stage2 ...] [--install]
+
+(one folder per training stage, in order; the last one holds heldout.json and the weights)
 
 ``--install`` also copies the weights into the package (``src/spermlab/detect/learned/weights``);
 the card records their SHA-256, which a test checks against the shipped file.
@@ -25,17 +27,31 @@ def pct(x: float) -> str:
     return f"{x:.3f}"
 
 
-def render(train: dict, held: dict, sha: str, size_mb: float) -> str:
+def stage_line(k: int, st: dict) -> str:
+    start = ("Ultralytics' bundled `" + st["model"] + "` (random initialisation: no pretrained "
+             "weights, nothing downloaded)") if st["model"].endswith(".yaml") else \
+        f"stage {k - 1}'s last epoch (`{st['model']}`)"  # fmt: skip
+    budget = f" --hours {st['hours_budget']}" if st["hours_budget"] else ""
+    return (f"{k}. `python benchmarks/train_yolo.py --out {st['run']}{budget} --every {st['every']}"
+            f"{'' if st['model'] == 'yolo11n.yaml' else ' --model ' + st['model']}`: from {start}; "
+            f"**{st['epochs_run']} epochs in {st['train_seconds'] / 3600:.2f} h**.")
+
+
+def render(stages: list[dict], held: dict, sha: str, size_mb: float) -> str:
     y, c, u = held["yolo"], held["classical"], held["ultralytics_val"]
     fy, fc = held["full_flow"]["yolo"], held["full_flow"]["classical"]
+    train = stages[-1]
     hw = train["hardware"]
     device = hw["gpu"] or f"CPU only ({hw['cpu']}, {hw['cpu_count']} cores)"
-    hours = f"{train['train_seconds'] / 3600:.2f} h"
-    how = "Trained on the GPU" if hw["gpu"] else "No GPU was available to this project: trained on the CPU"
+    total = sum(st["train_seconds"] for st in stages) / 3600
+    epochs = sum(st["epochs_run"] for st in stages)
+    how = "trained on the GPU" if hw["gpu"] else "no GPU was available to this project: trained on the CPU"
+    steps = "\n".join(stage_line(k, st) for k, st in enumerate(stages, 1))
     rows = "\n".join(
         f"| {name} | {pct(m['P'])} | {pct(m['R'])} | {pct(m['F1'])} | {pct(m['AP50'])} | "
         f"{pct(m['AP50-95'])} | {pct(m['AP@8px'])} |"
-        for name, m in (("YOLO11n (this model, conf >= 0.25)", y),
+        for name, m in (("YOLO11n (this model, conf >= 0.25), grey frames", y),
+                        ("YOLO11n, the JPEGs' colour (as trained)", held["yolo_colour_input"]),
                         ("classical detector (min_score 0.5)", c))
     )  # fmt: skip
     return f"""# Model card: `{NAME}`
@@ -59,15 +75,14 @@ does on other samples, microscopes or magnifications.
 
 ## Training
 
-- Command: `python benchmarks/train_yolo.py --out runs/yolo11 --hours {train['hours_budget']} --every {train['every']}`
-  (starts from Ultralytics' bundled `{train['model']}`, random initialisation: no pretrained
-  weights, nothing downloaded).
-- Settings: imgsz {train['imgsz']}, batch {train['batch']}, seed {train['seed']}, optimizer auto
-  (AdamW), {json.dumps(train['settings'])}, RAM cache.
-- Hardware: {device}; torch {train['versions']['torch']}. {how}, time-boxed, one frame in
-  {train['every']}: **{train['epochs_run']} epochs in {hours}** (Ultralytics fits the epoch count and learning-rate schedule to `--hours`; `--epochs
-  {train['epochs_run']}` without `--hours` trains the same schedule). A GPU run with more
-  epochs and all frames should do better.
+{steps}
+
+- Settings (each stage): imgsz {train['imgsz']}, batch {train['batch']}, seed {train['seed']},
+  {json.dumps(train['settings'])}.
+- Hardware: {device}; torch {train['versions']['torch']}; {how}, time-boxed, one frame in
+  {train['every']}: {epochs} epochs in {total:.2f} h in all. With `--hours` Ultralytics fits
+  the epoch count and learning-rate schedule to the budget (`--epochs N` without `--hours`
+  trains the same schedule). A GPU run with more epochs and every frame should do better.
 
 ## Held-out metrics (frames 800-999)
 
@@ -79,7 +94,11 @@ AP50 and AP50-95 over all candidates (COCO 101-point, IoU), from `spermlab.evalu
 |---|---|---|---|---|---|---|
 {rows}
 
-Ultralytics' own `val` on the same frames, sperm class: P {pct(u['sperm']['P'])}, R {pct(u['sperm']['R'])},
+spermlab streams grey frames (`analyze`), so the first row is what `analyze --detector yolo`
+gets; the model was trained on VISEM's colour JPEGs (a faint tint), and `YoloDetector.detect`
+given the RGB frames (Python API) scores the second row.
+
+Ultralytics' own `val` on the same frames (colour), sperm class: P {pct(u['sperm']['P'])}, R {pct(u['sperm']['R'])},
 AP50 {pct(u['sperm']['AP50'])}, AP50-95 {pct(u['sperm']['AP50-95'])} (all three classes: mAP50
 {pct(u['all']['mAP50'])}, mAP50-95 {pct(u['all']['mAP50-95'])}). Its P and R are read at the
 confidence that maximises F1, and its AP interpolates the PR curve differently from COCO's 101
@@ -112,7 +131,7 @@ def training_record(run: Path) -> dict:
     keys = ("mosaic", "close_mosaic", "scale", "flipud", "fliplr", "hsv_h", "hsv_s", "hsv_v",
             "translate", "optimizer", "lr0", "warmup_epochs", "cache", "amp", "plots")  # fmt: skip
     record = {
-        "weights": str(run / "train" / "weights" / "last.pt"), "model": args["model"],
+        "run": str(run), "weights": str(run / "train" / "weights" / "last.pt"), "model": args["model"],
         "epochs_run": int(rows[-1]["epoch"]), "train_seconds": float(rows[-1]["time"]),
         "hours_budget": args.get("time"), "every": train_frames[1] - train_frames[0],
         "batch": args["batch"], "imgsz": args["imgsz"], "seed": args["seed"],
@@ -132,15 +151,15 @@ def training_record(run: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("run", type=Path, help="the --out folder of train_yolo.py")
+    ap.add_argument("runs", type=Path, nargs="+", help="train_yolo.py --out folders, in order")
     ap.add_argument("--install", action="store_true", help="copy the weights into the package")
     args = ap.parse_args()
-    train = training_record(args.run)
-    held = json.loads((args.run / "heldout.json").read_text())
-    weights = Path(train["weights"])
+    stages = [training_record(run) for run in args.runs]
+    held = json.loads((args.runs[-1] / "heldout.json").read_text())
+    weights = Path(stages[-1]["weights"])
     data = weights.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    text = render(train, held, sha, len(data) / 1e6)
+    text = render(stages, held, sha, len(data) / 1e6)
     if args.install:
         PKG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(weights, PKG / NAME)

@@ -3,11 +3,15 @@
 VISEM-Tracking video 11, frames 800-999 (never seen in training: the model trained on frames
 < 750, ``benchmarks/train_yolo.py``), both detectors on the same decoded frames:
 
-* detection, sperm class (cls 0), by ``spermlab.evaluate.evaluate_detections``: P, R, F1 at
+* detection, sperm class (cls 0), YOLO on the grey frames spermlab streams and on the JPEGs'
+  colour (the model trained on colour), by ``spermlab.evaluate.evaluate_detections``: P, R, F1 at
   centre distance <= 8 px at each detector's operating point (YOLO ``conf`` 0.25, the
   classical ``min_score`` 0.5), AP50 and AP50-95 (COCO 101-point, IoU) and AP@8px over every
   candidate (YOLO at conf 0.001, the classical detector at min_score 0);
-* Ultralytics' own ``val`` on the same frames (conf 0.001, NMS IoU 0.7), sperm class and all;
+* Ultralytics' own ``val`` on the same frames (conf 0.001, NMS IoU 0.7), sperm class and all,
+  and the AP50 of spermlab's PR curve integrated by Ultralytics' rule (``AP50_ultralytics_rule``)
+  to separate the integration rule from the rest (Ultralytics' val pads each 640x480 frame into
+  a 672x512 canvas, its rectangular-batch rule with pad 0.5; prediction uses 640x480);
 * the full flow (``Pipeline``: detect, link, grade) on frames 800-999 with each detector, judged
   by ``evaluate_tracking`` against ``labels_ftid`` with centre distance (zero at 10 px), as in
   BENCHMARKS.md section 4;
@@ -43,11 +47,12 @@ VIDEO = DATA / "visem_tracking" / "11"
 HELD_OUT = range(800, 1000)
 
 
-def load_frames(numbers: range) -> list[Frame]:
+def load_frames(numbers: range, mode: str = "L") -> list[Frame]:
+    """Frames as spermlab streams them (grey, "L") or as the JPEGs hold them ("RGB")."""
     frames = []
     for n in numbers:
         with Image.open(VIDEO / "images" / f"11_frame_{n}.jpg") as im:
-            frames.append(Frame(index=n, image=np.asarray(im.convert("L")), timestamp=n / 50.0))
+            frames.append(Frame(index=n, image=np.asarray(im.convert(mode)), timestamp=n / 50.0))
     return frames
 
 
@@ -71,11 +76,24 @@ def judge(pred: pd.DataFrame, gt: pd.DataFrame, threshold: float) -> dict:
     """Sperm-class P/R/F1 at 8 px (score >= threshold), AP@8px, AP50, AP50-95."""
     dist = evaluate_detections(pred, gt, match="distance", max_distance=8.0,
                                score_threshold=threshold, classes=[0]).per_class[0]  # fmt: skip
-    iou = evaluate_detections(pred, gt, match="iou", iou_threshold=0.5, classes=[0]).per_class[0]
+    res = evaluate_detections(pred, gt, match="iou", iou_threshold=0.5, classes=[0])
+    iou, curve = res.per_class[0], res.curves[0]
     return {"score_threshold": threshold, "n_gt": dist.n_gt, "n_pred": dist.n_pred,
             "P": dist.precision, "R": dist.recall, "F1": dist.f1, "AP@8px": dist.ap,
             "AP50": iou.ap50, "AP50-95": iou.ap50_95,
-            "best_F1@8px": dist.best_f1, "best_F1_threshold": dist.best_f1_threshold}  # fmt: skip
+            "best_F1@8px": dist.best_f1, "best_F1_threshold": dist.best_f1_threshold,
+            "AP50_ultralytics_rule": ultralytics_ap(curve.recall, curve.precision)}  # fmt: skip
+
+
+def ultralytics_ap(recall: np.ndarray, precision: np.ndarray) -> float:
+    """AP of the same PR curve by Ultralytics' rule (trapezoid over a 101-point linear
+    interpolation of the precision envelope) instead of COCO's (mean of the envelope's step
+    values at 101 recalls): isolates what the integration rule alone changes."""
+    try:
+        from ultralytics.utils.metrics import compute_ap
+    except ImportError:
+        return float("nan")
+    return float(compute_ap(list(recall), list(precision))[0])
 
 
 def ultralytics_val(weights: Path) -> dict:
@@ -133,6 +151,7 @@ def main() -> None:
 
     yolo_all = YoloDetector(cal, weights=weights, conf=0.001, device="cpu")
     pred_yolo, _ = run_yolo(yolo_all, frames, 8)
+    pred_colour, _ = run_yolo(yolo_all, load_frames(HELD_OUT, "RGB"), 8)
     yolo_op = YoloDetector(cal, weights=weights, device="cpu")  # conf 0.25: the default
     run_yolo(yolo_op, frames[:8], 8)  # warm-up (the first call builds the predictor)
     _, s1 = run_yolo(yolo_op, frames, 1)
@@ -144,6 +163,7 @@ def main() -> None:
         "frames": [HELD_OUT.start, HELD_OUT.stop - 1], "weights": str(weights),
         "cpu_count": os.cpu_count(),
         "yolo": judge(pred_yolo, gt, yolo_op.conf),
+        "yolo_colour_input": judge(pred_colour, gt, yolo_op.conf),
         "classical": judge(pred_cls, gt, classical.min_score),
         "ultralytics_val": ultralytics_val(weights),
         "fps": {"yolo_batch1": len(frames) / s1, "yolo_batch8": len(frames) / s8,

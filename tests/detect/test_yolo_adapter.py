@@ -65,3 +65,15 @@ def test_yolo_train_without_the_extra_names_the_pip_command(tmp_path, capsys, mo
     (tmp_path / "data.yaml").write_text("path: .\n")
     assert main(["yolo", "train", str(tmp_path / "data.yaml"), "--quiet"]) == 1
     assert "pip install 'spermlab[yolo]'" in capsys.readouterr().err
+
+
+def test_frames_reach_ultralytics_as_bgr():
+    from spermlab.detect.learned.yolo import _to_bgr
+
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert (_to_bgr(grey) == grey[:, :, None]).all() and _to_bgr(grey).shape == (3, 4, 3)
+    rgb = np.stack([grey, grey + 100, grey + 200], axis=2)
+    bgr = _to_bgr(rgb)
+    assert (bgr[..., 0] == rgb[..., 2]).all() and (bgr[..., 2] == rgb[..., 0]).all()
+    with pytest.raises(ValueError, match=r"grey \(H, W\) or RGB \(H, W, 3\).*\(3, 4, 4\)"):
+        _to_bgr(np.zeros((3, 4, 4), np.uint8))

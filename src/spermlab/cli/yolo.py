@@ -50,7 +50,7 @@ def dataset(
 def train(
     data: Path = typer.Argument(..., help="data.yaml written by `spermlab yolo dataset`."),
     out: Path = typer.Option(Path("runs/yolo"), "--out", "-o", help="Training folder."),
-    model: str = typer.Option("yolo11n.yaml", help="Model yaml (random init) or local .pt weights."),
+    model: str = typer.Option("yolo11n.yaml", help="Model yaml (random init), local .pt weights, or 'spermlab' (fine-tune the shipped model)."),
     epochs: int = typer.Option(100, help="Epochs (an upper bound with --hours)."),
     hours: Optional[float] = typer.Option(None, help="Train for this wall time instead."),
     imgsz: int = typer.Option(640, help="Image size; keep 640 for ~17 px heads."),

@@ -21,7 +21,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from spermlab.detect.learned.yolo import default_device, require_ultralytics
+from spermlab.detect.learned.yolo import default_device, require_ultralytics, shipped_weights
 
 __all__ = ["TRAIN_DEFAULTS", "train_yolo"]
 
@@ -58,8 +58,8 @@ def train_yolo(
     out : path
         Training folder; weights land in ``out/train/weights``.
     model : str
-        A model yaml bundled with Ultralytics (random initialisation, e.g. ``yolo11n.yaml``)
-        or a local ``.pt`` file (fine-tuning, e.g. spermlab's shipped weights).
+        A model yaml bundled with Ultralytics (random initialisation, e.g. ``yolo11n.yaml``),
+        a local ``.pt`` file, or ``"spermlab"``: fine-tune the weights shipped with spermlab.
     epochs, hours : int, float
         Epochs; with ``hours`` Ultralytics fits the epoch count (and learning-rate schedule)
         to that wall time, ``epochs`` being an upper bound.
@@ -82,6 +82,8 @@ def train_yolo(
     require_ultralytics()
     from ultralytics import YOLO
 
+    if model == "spermlab":
+        model = str(shipped_weights())
     data = Path(data)
     if not data.is_file():
         raise FileNotFoundError(f"{data}: no such data.yaml (run `spermlab yolo dataset` first)")

@@ -122,17 +122,31 @@ class YoloDetector:
                 "conf": self.conf, "imgsz": self.imgsz, "device": self.device}  # fmt: skip
 
     def detect(self, image: np.ndarray, frame: int = 0) -> pd.DataFrame:
-        """Detections of one grey frame."""
+        """Detections of one frame: grey (H, W) or RGB colour (H, W, 3).
+
+        The shipped model was trained on VISEM's colour JPEGs; on grey frames (what spermlab's
+        frame sources stream) its held-out AP50 is ~0.04 lower (BENCHMARKS.md section 11).
+        """
         return self.detect_batch([image], [frame])[0]
 
     def detect_batch(self, images: list[np.ndarray], frames: list[int]) -> list[pd.DataFrame]:
         """Batched inference: one Detections table per image."""
         if not images:
             return []
-        rgb = [np.repeat(np.asarray(im, dtype=np.uint8)[:, :, None], 3, axis=2) for im in images]
-        results = self._model.predict(rgb, imgsz=self.imgsz, conf=self.conf, device=self.device,
+        bgr = [_to_bgr(im) for im in images]
+        results = self._model.predict(bgr, imgsz=self.imgsz, conf=self.conf, device=self.device,
                                       verbose=False)  # fmt: skip
         return [results_to_detections(r, f) for r, f in zip(results, frames, strict=True)]
+
+
+def _to_bgr(image: np.ndarray) -> np.ndarray:
+    """Grey (H, W) → 3 equal channels; RGB (H, W, 3) → BGR, the order Ultralytics expects."""
+    im = np.asarray(image, dtype=np.uint8)
+    if im.ndim == 2:
+        return np.repeat(im[:, :, None], 3, axis=2)
+    if im.ndim == 3 and im.shape[2] == 3:
+        return np.ascontiguousarray(im[:, :, ::-1])
+    raise ValueError(f"expected a grey (H, W) or RGB (H, W, 3) image, got shape {im.shape}")
 
 
 def _sha256(path: Path) -> str:

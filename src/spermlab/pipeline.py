@@ -24,7 +24,7 @@ from spermlab.calibration import Calibration
 from spermlab.io.source import Frame, FrameSource
 from spermlab.tables import DETECTIONS, TRACKS, empty, validate
 
-__all__ = ["AnalysisResult", "Detector", "Pipeline"]
+__all__ = ["AnalysisResult", "Detector", "Pipeline", "detect_frames"]
 
 
 class Detector(Protocol):
@@ -116,7 +116,7 @@ class Pipeline:
         trk_cols = _Columns(TRACKS)
         state = {"detector": self.detector}
         n_frames = 0
-        for frame, dets in _detected(state, frames if frames is not None else source):
+        for frame, dets in detect_frames(state, frames if frames is not None else source):
             det_cols.append(dets)
             trk_cols.append(linker.update(dets, frame=frame.index))
             n_frames += 1
@@ -143,7 +143,7 @@ class Pipeline:
         return AnalysisResult(detections, tracks, kin, drift, summary, source.width, source.height)
 
 
-def _detected(state: dict[str, Any], frames: Iterable[Frame]) -> Iterable[tuple[Frame, pd.DataFrame]]:
+def detect_frames(state: dict[str, Any], frames: Iterable[Frame]) -> Iterable[tuple[Frame, pd.DataFrame]]:
     """Yield (frame, detections) in frame order.
 
     A detector with ``detect_batch`` and ``batch_size`` > 1 (YOLO) gets ``batch_size`` frames at

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("ultralytics", reason="needs the yolo extra: pip install 'spermlab[yolo]'")
+from tests.conftest import require_module
+
+require_module("ultralytics", "pip install 'spermlab[yolo]'")
 
 from spermlab import preset  # noqa: E402
 from spermlab.cli import main  # noqa: E402

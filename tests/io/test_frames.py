@@ -163,7 +163,9 @@ def test_garbage_image_first_fails_at_open(tmp_path):
 def test_garbage_image_is_reported_even_after_ultralytics_patched_pillow(tmp_path):
     # importing Ultralytics swaps PIL.Image.open for a wrapper that would try to install a
     # HEIF plugin on an unidentifiable file; spermlab must still report the file
-    pytest.importorskip("ultralytics", reason="needs the yolo extra")
+    from tests.conftest import require_module
+
+    require_module("ultralytics", "pip install 'spermlab[yolo]'")
     import PIL.Image
 
     assert PIL.Image.open.__module__ == "ultralytics.utils.patches"

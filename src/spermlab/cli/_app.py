@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -98,3 +99,25 @@ def run(argv: list[str]) -> int:
 @app.callback()
 def _root() -> None:
     """Computer-assisted sperm analysis (CASA) for phase-contrast microscopy videos."""
+
+
+DETECTORS = ("classical", "yolo")
+
+
+def check_detector(kind: str) -> None:
+    """``typer.BadParameter`` unless ``kind`` is a detector name."""
+    if kind not in DETECTORS:
+        raise typer.BadParameter(f"expected 'classical' or 'yolo', got {kind!r}", param_hint="--detector")
+
+
+def make_detector(kind: str, calibration, weights: Path | None = None):
+    """The detector a ``--detector``/``--weights`` pair names (YOLO: the shipped weights unless
+    ``weights``)."""
+    check_detector(kind)
+    if kind == "yolo":
+        from spermlab.detect.learned.yolo import YoloDetector
+
+        return YoloDetector(calibration, weights=weights)
+    from spermlab.detect.classical import ClassicalDetector
+
+    return ClassicalDetector(calibration)

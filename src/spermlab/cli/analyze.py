@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from spermlab.calibration import Calibration, CalibrationError, preset
-from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, progress_iter, setup_logging
+from spermlab.cli._app import (JsonOption, QuietOption, app, check_detector, emit_json, make_detector,
+                               progress_iter, setup_logging)
 from spermlab.io.source import FrameSource
 
 log = logging.getLogger("spermlab.cli")
@@ -64,12 +65,7 @@ def run_analysis(path: Path, out: Path, cal_args: dict, *, drift: bool, quiet: b
     source = open_source(path, fps=cal_args.get("fps"))
     cal = resolve_calibration(source, **cal_args)
     log.info("calibration: %s", cal.to_dict())
-    det = None
-    if detector == "yolo":
-        from spermlab.detect.learned.yolo import YoloDetector
-
-        det = YoloDetector(cal, weights=weights)
-    pipe = Pipeline(cal, detector=det, drift=drift)
+    pipe = Pipeline(cal, detector=make_detector(detector, cal, weights), drift=drift)
     frames = progress_iter(source, total=source.n_frames, label="analysing", quiet=quiet)
     result = pipe.run(source, frames=frames)
     write_results(out, detections=result.detections, tracks=result.tracks,
@@ -134,8 +130,7 @@ def analyze(
     Example: spermlab analyze ../shared/data/visem_tracking/11 --preset visem --out r11
     """
     setup_logging(quiet)
-    if detector not in ("classical", "yolo"):
-        raise typer.BadParameter(f"expected 'classical' or 'yolo', got {detector!r}", param_hint="--detector")
+    check_detector(detector)  # before reading the input
     cal_args = dict(um_per_px=um_per_px, fps=fps, depth_um=depth_um, preset_name=preset_name)
     result = run_analysis(path, out, cal_args, drift=drift, quiet=quiet, detector=detector,
                           weights=weights, report=report, video=video)  # fmt: skip

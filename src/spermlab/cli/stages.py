@@ -69,24 +69,17 @@ def detect(
 
     Example: spermlab detect sample.mp4 --um-per-px 0.3 --out detections.parquet
     """
+    from spermlab.cli._app import check_detector, make_detector
     from spermlab.io.open import open_source
-    from spermlab.pipeline import _detected
+    from spermlab.pipeline import detect_frames
 
-    if detector not in ("classical", "yolo"):
-        raise typer.BadParameter(f"expected 'classical' or 'yolo', got {detector!r}", param_hint="--detector")
+    check_detector(detector)
     setup_logging(quiet)
     src = open_source(source, fps=fps)
     cal = _calibration(um_per_px, fps, preset_name, "detect", file_fps=src.fps)
-    if detector == "yolo":
-        from spermlab.detect.learned.yolo import YoloDetector
-
-        det = YoloDetector(cal, weights=weights)
-    else:
-        from spermlab.detect.classical import ClassicalDetector
-
-        det = ClassicalDetector(cal)
+    det = make_detector(detector, cal, weights)
     frames = progress_iter(src, total=src.n_frames, label="detecting", quiet=quiet)
-    parts = [d for _, d in _detected({"detector": det}, frames) if len(d)]
+    parts = [d for _, d in detect_frames({"detector": det}, frames) if len(d)]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(DETECTIONS))
     _write(validate(table, DETECTIONS), out)
     typer.echo(f"{len(table)} detections → {out}")

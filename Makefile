@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	@rm -f $(VENV)/.installed-core-*; touch $(STAMP)
 
-# the tests also exercise the optional extras: test tools, and yolo (Ultralytics + torch,
-# ~6 GB taken from this machine's disk, about a minute more)
+# the tests also exercise the optional extras: test tools, yolo (Ultralytics + torch,
+# ~6 GB taken from this machine's disk, about a minute more) and train (torch + onnx)
 $(TSTAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,yolo]'
+	$(PY) -m pip install --quiet -e '.[test,yolo,train]'
 	@rm -f $(VENV)/.installed-test-*; touch $(TSTAMP)
 
 install: $(STAMP)

@@ -55,7 +55,8 @@ class Pipeline:
     calibration : Calibration
         µm/px, fps and chamber depth, each with its source.
     detector : Detector, optional
-        Defaults to :class:`spermlab.detect.classical.ClassicalDetector`.
+        Defaults to :class:`spermlab.detect.learned.spermnet.SpermNetDetector` with the
+        shipped model (onnxruntime, core install).
     linker_params : dict
         Keyword arguments of :class:`spermlab.track.linker.Linker`.
     kinematics : KinematicsParams
@@ -73,9 +74,9 @@ class Pipeline:
 
     def __post_init__(self) -> None:
         if self.detector is None:
-            from spermlab.detect.classical import ClassicalDetector
+            from spermlab.detect.learned.spermnet import SpermNetDetector
 
-            self.detector = ClassicalDetector(self.calibration)
+            self.detector = SpermNetDetector(self.calibration)
 
     def parameters(self, detector: Detector | None = None) -> dict[str, Any]:
         """Every parameter of every stage, JSON-ready (``detector``: the one actually used,

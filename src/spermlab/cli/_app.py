@@ -101,23 +101,38 @@ def _root() -> None:
     """Computer-assisted sperm analysis (CASA) for phase-contrast microscopy videos."""
 
 
-DETECTORS = ("classical", "yolo")
+DETECTORS = ("spermnet", "classical", "yolo")
+DETECTOR_HELP = ("spermnet (default: the learned model shipped with spermlab, or --detector-model), "
+                 "classical (hand-set rules, no model) or yolo (the shipped YOLO11n in onnxruntime, "
+                 "or --weights FILE.onnx; FILE.pt needs spermlab[yolo]).")
 
 
-def check_detector(kind: str) -> None:
-    """``typer.BadParameter`` unless ``kind`` is a detector name."""
+def check_detector(kind: str, model: Path | None = None) -> None:
+    """``typer.BadParameter`` unless ``kind`` is a detector name (and a model goes with spermnet)."""
     if kind not in DETECTORS:
-        raise typer.BadParameter(f"expected 'classical' or 'yolo', got {kind!r}", param_hint="--detector")
+        raise typer.BadParameter(f"expected one of {', '.join(DETECTORS)}, got {kind!r}",
+                                 param_hint="--detector")  # fmt: skip
+    if model is not None and kind != "spermnet":
+        raise typer.BadParameter(f"--detector-model is a SpermNet .onnx file, not for --detector {kind} "
+                                 "(YOLO takes --weights)", param_hint="--detector-model")  # fmt: skip
 
 
-def make_detector(kind: str, calibration, weights: Path | None = None):
-    """The detector a ``--detector``/``--weights`` pair names (YOLO: the shipped weights unless
-    ``weights``)."""
-    check_detector(kind)
+def make_detector(kind: str, calibration, weights: Path | None = None, model: Path | None = None):
+    """The detector that ``--detector``/``--weights``/``--detector-model`` name (SpermNet and
+    YOLO: the shipped model unless ``model``/``weights``)."""
+    check_detector(kind, model)
+    if kind == "yolo" and (weights is None or Path(weights).suffix.lower() == ".onnx"):
+        from spermlab.detect.learned.yolo_onnx import YoloOnnxDetector
+
+        return YoloOnnxDetector(calibration, model=weights)  # onnxruntime: no torch
     if kind == "yolo":
         from spermlab.detect.learned.yolo import YoloDetector
 
         return YoloDetector(calibration, weights=weights)
+    if kind == "spermnet":
+        from spermlab.detect.learned.spermnet import SpermNetDetector
+
+        return SpermNetDetector(calibration, model=model)
     from spermlab.detect.classical import ClassicalDetector
 
     return ClassicalDetector(calibration)

@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 
 from spermlab.calibration import Calibration, CalibrationError, preset
-from spermlab.cli._app import (JsonOption, QuietOption, app, check_detector, emit_json, make_detector,
-                               progress_iter, setup_logging)
+from spermlab.cli._app import (DETECTOR_HELP, JsonOption, QuietOption, app, check_detector, emit_json,
+                               make_detector, progress_iter, setup_logging)
 from spermlab.io.source import FrameSource
 
 log = logging.getLogger("spermlab.cli")
@@ -55,8 +55,8 @@ def resolve_calibration(
 
 
 def run_analysis(path: Path, out: Path, cal_args: dict, *, drift: bool, quiet: bool,
-                 detector: str = "classical", weights: Optional[Path] = None,
-                 report: bool = False, video: bool = False):
+                 detector: str = "spermnet", weights: Optional[Path] = None,
+                 report: bool = False, video: bool = False, detector_model: Optional[Path] = None):
     """Open, analyse and write one source; return the AnalysisResult."""
     from spermlab.io.open import open_source
     from spermlab.io.results import write_results
@@ -65,7 +65,7 @@ def run_analysis(path: Path, out: Path, cal_args: dict, *, drift: bool, quiet: b
     source = open_source(path, fps=cal_args.get("fps"))
     cal = resolve_calibration(source, **cal_args)
     log.info("calibration: %s", cal.to_dict())
-    pipe = Pipeline(cal, detector=make_detector(detector, cal, weights), drift=drift)
+    pipe = Pipeline(cal, detector=make_detector(detector, cal, weights, detector_model), drift=drift)
     frames = progress_iter(source, total=source.n_frames, label="analysing", quiet=quiet)
     result = pipe.run(source, frames=frames)
     write_results(out, detections=result.detections, tracks=result.tracks,
@@ -117,8 +117,9 @@ def analyze(
     fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate (default: the file's)."),
     depth_um: Optional[float] = typer.Option(None, "--depth-um", help="Chamber depth, µm (for concentration)."),
     preset_name: Optional[str] = typer.Option(None, "--preset", help="Named calibration preset: visem."),
-    detector: str = typer.Option("classical", "--detector", help="classical or yolo."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO weights (.pt); default: the shipped model."),
+    detector: str = typer.Option("spermnet", "--detector", help=DETECTOR_HELP),
+    detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="A SpermNet model (.onnx) from 'spermlab train detector'; default: the shipped one."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO model: .onnx (onnxruntime) or .pt (needs spermlab[yolo]); default: the shipped ONNX model."),
     drift: bool = typer.Option(True, "--drift/--no-drift", help="Estimate and subtract field drift."),
     report: bool = typer.Option(False, "--report", help="Also write report.html (self-contained)."),
     video: bool = typer.Option(False, "--video", help="Also write annotated.mp4."),
@@ -130,10 +131,11 @@ def analyze(
     Example: spermlab analyze ../shared/data/visem_tracking/11 --preset visem --out r11
     """
     setup_logging(quiet)
-    check_detector(detector)  # before reading the input
+    check_detector(detector, detector_model)  # before reading the input
     cal_args = dict(um_per_px=um_per_px, fps=fps, depth_um=depth_um, preset_name=preset_name)
     result = run_analysis(path, out, cal_args, drift=drift, quiet=quiet, detector=detector,
-                          weights=weights, report=report, video=video)  # fmt: skip
+                          weights=weights, report=report, video=video,
+                          detector_model=detector_model)  # fmt: skip
     summary = result.summary.to_dict()
     if json_out:
         emit_json(summary)

@@ -14,7 +14,8 @@ import pandas as pd
 import typer
 
 from spermlab.calibration import Calibration, CalibrationError, preset
-from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, progress_iter, setup_logging
+from spermlab.cli._app import (DETECTOR_HELP, JsonOption, QuietOption, app, emit_json, progress_iter,
+                               setup_logging)
 from spermlab.tables import DETECTIONS, KINEMATICS, TRACKS, validate
 
 UmOpt = typer.Option(None, "--um-per-px", help="Image scale, µm per pixel.")
@@ -61,8 +62,9 @@ def detect(
     out: Path = typer.Option(..., "--out", "-o", help="Detections table (.csv or .parquet)."),
     um_per_px: Optional[float] = UmOpt, fps: Optional[float] = FpsOpt,
     preset_name: Optional[str] = PresetOpt,
-    detector: str = typer.Option("classical", "--detector", help="classical or yolo."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO weights (.pt); default: the shipped model."),
+    detector: str = typer.Option("spermnet", "--detector", help=DETECTOR_HELP),
+    detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="A SpermNet model (.onnx); default: the shipped one."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO model: .onnx (onnxruntime) or .pt (needs spermlab[yolo]); default: the shipped ONNX model."),
     quiet: bool = QuietOption,
 ) -> None:
     """Find sperm heads in every frame and write the Detections table.
@@ -73,11 +75,11 @@ def detect(
     from spermlab.io.open import open_source
     from spermlab.pipeline import detect_frames
 
-    check_detector(detector)
+    check_detector(detector, detector_model)
     setup_logging(quiet)
     src = open_source(source, fps=fps)
     cal = _calibration(um_per_px, fps, preset_name, "detect", file_fps=src.fps)
-    det = make_detector(detector, cal, weights)
+    det = make_detector(detector, cal, weights, detector_model)
     frames = progress_iter(src, total=src.n_frames, label="detecting", quiet=quiet)
     parts = [d for _, d in detect_frames({"detector": det}, frames) if len(d)]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(DETECTIONS))

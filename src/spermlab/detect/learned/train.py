@@ -23,7 +23,7 @@ from typing import Any
 
 from spermlab.detect.learned.yolo import default_device, require_ultralytics, shipped_weights
 
-__all__ = ["TRAIN_DEFAULTS", "train_yolo"]
+__all__ = ["TRAIN_DEFAULTS", "export_yolo_onnx", "train_yolo"]
 
 #: Augmentation and housekeeping settings spermlab passes to ``YOLO.train``.
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -100,3 +100,22 @@ def train_yolo(
     weights_dir = Path(yolo.trainer.save_dir) / "weights"
     weights = weights_dir / ("best.pt" if val and (weights_dir / "best.pt").is_file() else "last.pt")
     return weights, yolo.trainer
+
+
+def export_yolo_onnx(weights: str | PathLike[str]) -> Path:
+    """Export Ultralytics ``.pt`` weights to ONNX beside them (dynamic input size, opset 17,
+    not simplified: no onnxslim needed) for :class:`~spermlab.detect.learned.yolo_onnx.YoloOnnxDetector`.
+
+    Ultralytics uses torch's TorchScript exporter, which torch 2.14 (spermlab's pin) flags as
+    deprecated; the warning is silenced here, nothing else changes.
+    """
+    import warnings
+
+    require_ultralytics()
+    from ultralytics import YOLO
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        out = YOLO(str(weights)).export(format="onnx", imgsz=640, simplify=False, dynamic=True,
+                                        opset=17, verbose=False)  # fmt: skip
+    return Path(out)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import resources
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from spermlab.calibration import Calibration
+from spermlab.detect.learned.shipped import shipped_file
 from spermlab.tables import DETECTIONS, empty
 
 __all__ = ["YoloDetector", "require_ultralytics", "results_to_detections", "shipped_weights"]
@@ -29,11 +29,7 @@ SHIPPED = "yolo11n_visem11.pt"
 def shipped_weights() -> Path:
     """Path of the YOLO11n weights shipped with spermlab (trained on VISEM-Tracking video 11,
     frames 0-749; see ``weights/MODEL_CARD.md`` for data, command and held-out metrics)."""
-    path = Path(str(resources.files("spermlab.detect.learned") / "weights" / SHIPPED))
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: the shipped YOLO weights are missing from this install "
-                                "(reinstall spermlab, or pass --weights FILE.pt)")  # fmt: skip
-    return path
+    return shipped_file(SHIPPED, "--weights FILE.pt")
 
 
 def default_device() -> str:

@@ -1,0 +1,247 @@
+"""Detection that holds on data it has never seen: the protocol of docs/validation.md.
+
+Sources: VISEM-Tracking video 11 blocks V1 (0-199), V2 (250-449), V3 (500-699) and the
+final-test block V4 (800-999); SVIA clips S1-S3 and the final-test clip S4 (Subset-A boxes);
+simulated frames with a randomised look (seeds 1000+, training only) and a simulated check
+set (seeds 9001-9004, never trained on).
+
+Stages (each resumes: models and scores already in --out are reused):
+
+* ``train``: one SpermNet per development fold (trained on the other five folds + sim,
+  threshold learned on its own training frames) and the final model (all six + sim);
+* ``loso``: each fold model on its left-out source, with trackpy (published VISEM settings,
+  inverted frames for bright field) and spermlab's classical detector on the same frames;
+* ``final``: the final model, trackpy and classical on V4 and S4 and on simtest: run it
+  ONCE, after everything else is frozen (docs/validation.md, rule 4).
+
+Metrics per source: P, R, F1 (one-to-one within 8 px, sperm class), count MAE per frame,
+AP@8px, and on VISEM blocks the full flow (detector + spermlab's linker, or trackpy.link for
+trackpy) HOTA / IDF1 with centre-distance similarity, zero at 10 px, against every annotated
+box with a track id. Detections centred in a VISEM ``cluster`` box are not scored (for every
+detector).
+
+Run:  .venv/bin/python benchmarks/generalisation.py train loso [final] --out runs/generalisation
+      [--steps 6000] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from spermlab.calibration import preset  # noqa: E402
+from spermlab.detect.learned.annotated import (  # noqa: E402
+    AnnotatedFrame,
+    from_simulation,
+    from_visem,
+    from_voc_clip,
+)
+
+DATA = Path(os.environ.get("SPERMLAB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+VISEM = DATA / "visem_tracking" / "11"
+SVIA = DATA / "videos" / "svia"
+BLOCKS = {"V1": range(0, 200), "V2": range(250, 450), "V3": range(500, 700), "V4": range(800, 1000)}
+CLIPS = {"S1": "S_0001", "S2": "S_0002", "S3": "S_0003", "S4": "S_0004"}
+DEV = ["V1", "V2", "V3", "S1", "S2", "S3"]
+FINAL = ["V4", "S4"]
+SIM_VIDEOS, SIM_FRAMES, SIM_SEED = 40, 8, 1000
+log = logging.getLogger("generalisation")
+
+
+def load(name: str) -> list[AnnotatedFrame]:
+    if name in BLOCKS:
+        return from_visem(VISEM, frames=BLOCKS[name], source=name)
+    if name in CLIPS:
+        return from_voc_clip(SVIA / f"{CLIPS[name]}.mp4", SVIA / "subset_A", source=name)
+    if name == "sim":
+        return from_simulation(SIM_VIDEOS, SIM_FRAMES, seed=SIM_SEED)
+    if name == "simtest":
+        return from_simulation(4, 25, seed=9001)
+    raise KeyError(name)
+
+
+def group(f: AnnotatedFrame) -> str:
+    return {"V": "visem", "S": "svia"}.get(f.source[0], "sim")
+
+
+# ----------------------------------------------------------------------------- training
+def train_all(out: Path, steps: int) -> None:
+    from spermlab.detect.learned.train_spermnet import TrainConfig, train_spermnet
+
+    data = {name: load(name) for name in [*DEV, "sim"]}
+    jobs = [("final", [*DEV, "sim"])] + [(f"fold_{k}", [n for n in [*DEV, "sim"] if n != k]) for k in DEV]
+    for name, train_on in jobs:
+        path = out / f"{name}.onnx"
+        if path.exists():
+            log.info("%s exists, skipped", path)
+            continue
+        frames = [f for n in train_on for f in data[n]]
+        t0 = time.monotonic()
+        train_spermnet(frames, path, TrainConfig(steps=steps), group_of=group,
+                       description={"sources": train_on,
+                                    "command": f"benchmarks/generalisation.py train --steps {steps}"})
+        log.info("%s: %d frames, %.1f min", name, len(frames), (time.monotonic() - t0) / 60)
+
+
+# ------------------------------------------------------------------------------ scoring
+def _truth(frames: list[AnnotatedFrame]) -> pd.DataFrame:
+    rows = [pd.DataFrame({"frame": k, "x": f.boxes[:, 0], "y": f.boxes[:, 1], "w": f.boxes[:, 2],
+                          "h": f.boxes[:, 3], "cls": 0, "score": 1.0}) for k, f in enumerate(frames)]
+    return pd.concat(rows, ignore_index=True)
+
+
+def _detect(kind: str, frames: list[AnnotatedFrame], model: Path | None) -> tuple[pd.DataFrame, float]:
+    """Detections of every frame (frames renumbered 0..n-1) and seconds spent."""
+    from spermlab.detect.learned.train_spermnet import drop_ignored
+
+    t0 = time.perf_counter()
+    parts = []
+    if kind == "spermnet":
+        from spermlab.detect.learned.spermnet import SpermNetDetector
+
+        det = SpermNetDetector(preset("visem"), model=model, threads=2).adapted_to(frames[0].image)
+        parts = [det.detect(f.image, k) for k, f in enumerate(frames)]
+        log.info("%s: polarity %s", frames[0].source, det.polarity)
+    elif kind == "classical":
+        from spermlab.detect import ClassicalDetector
+
+        det = ClassicalDetector(preset("visem")).adapted_to(frames[0].image)
+        parts = [det.detect(f.image, k) for k, f in enumerate(frames)]
+    elif kind == "trackpy":
+        import trackpy as tp
+
+        tp.quiet()
+        bright_field = frames[0].source.startswith("S") or _is_dark(frames[0].image)
+        for k, f in enumerate(frames):
+            im = 255 - f.image if bright_field else f.image
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                loc = tp.locate(im, diameter=11, minmass=900)
+            parts.append(pd.DataFrame({"frame": k, "x": loc["x"].to_numpy() + 0.5,
+                                       "y": loc["y"].to_numpy() + 0.5, "w": 17.0, "h": 18.0,
+                                       "cls": 0, "score": loc["mass"].to_numpy()}))
+    seconds = time.perf_counter() - t0
+    parts = [drop_ignored(p, f.ignore) for p, f in zip(parts, frames, strict=True)]
+    table = pd.concat(parts, ignore_index=True)
+    table["frame"] = table["frame"].astype(np.int64)
+    table["cls"] = table["cls"].astype(np.int64)
+    return table, seconds
+
+
+def _is_dark(image: np.ndarray) -> bool:
+    from spermlab.detect import estimate_polarity
+
+    return estimate_polarity(image) == "dark"
+
+
+def _tracking(kind: str, det: pd.DataFrame, name: str) -> dict[str, float]:
+    from spermlab.evaluate import evaluate_tracking
+    from spermlab.io.visem import read_visem_tracks
+
+    frames = BLOCKS[name]
+    gt = read_visem_tracks(VISEM, frames=frames).tracks
+    gt["frame"] = gt["frame"] - frames.start
+    if kind == "trackpy":
+        import trackpy as tp
+
+        linked = tp.link(det.rename(columns={}), search_range=5, memory=3)
+        pred = det.assign(track_id=linked["particle"].to_numpy())
+    else:
+        from spermlab.track import link
+
+        pred = link(det, preset("visem"), n_frames=len(frames))
+    r = evaluate_tracking(pred, gt.reset_index(drop=True), similarity="distance", zero_distance=10.0,
+                          n_frames=len(frames)).to_dict(percent=True)
+    return {"HOTA": r["HOTA"], "IDF1": r["IDF1"], "MOTA": r["MOTA"], "IDSW": r["IDSW"]}
+
+
+def score(name: str, frames: list[AnnotatedFrame], model: Path | None, kinds: list[str]) -> list[dict]:
+    from spermlab.evaluate import evaluate_detections
+
+    gt = _truth(frames)
+    rows = []
+    for kind in kinds:
+        det, seconds = _detect(kind, frames, model)
+        r = evaluate_detections(det, gt, match="distance", max_distance=8.0)
+        n_pred = det.groupby("frame").size().reindex(range(len(frames)), fill_value=0).to_numpy()
+        n_true = np.array([len(f.boxes) for f in frames])
+        row = {"source": name, "detector": kind, "frames": len(frames), "heads": int(n_true.sum()),
+               "P": r.overall.precision, "R": r.overall.recall, "F1": r.overall.f1,
+               "count_MAE": float(np.abs(n_pred - n_true).mean()), "AP@8px": r.overall.ap,
+               "detect_fps": len(frames) / seconds}
+        if name in BLOCKS:
+            row.update(_tracking(kind, det, name))
+        rows.append(row)
+        log.info("%s", {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
+    return rows
+
+
+def _pooled(rows: list[dict]) -> list[dict]:
+    """Per detector: heads-weighted P/R/F1 are not additive, so pool by re-deriving from counts."""
+    out = []
+    df = pd.DataFrame(rows)
+    for kind, g in df.groupby("detector", sort=False):
+        tp = (g["R"] * g["heads"]).sum()
+        n_pred = (g["R"] * g["heads"] / g["P"].replace(0, np.nan)).fillna(0).sum()
+        p, r = tp / max(n_pred, 1e-9), tp / g["heads"].sum()
+        out.append({"source": "pooled", "detector": kind, "frames": int(g["frames"].sum()),
+                    "heads": int(g["heads"].sum()), "P": p, "R": r, "F1": 2 * p * r / max(p + r, 1e-9),
+                    "count_MAE": float((g["count_MAE"] * g["frames"]).sum() / g["frames"].sum())})
+    return out
+
+
+def table_md(rows: list[dict]) -> str:
+    cols = ["source", "detector", "frames", "heads", "P", "R", "F1", "count_MAE", "AP@8px", "HOTA",
+            "IDF1", "detect_fps"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = r.get(c, "")
+            cells.append(f"{v:.3f}" if isinstance(v, float) and c in ("P", "R", "F1", "AP@8px")
+                         else f"{v:.1f}" if isinstance(v, float) else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("stages", nargs="+", choices=["train", "loso", "final"])
+    ap.add_argument("--out", type=Path, default=Path("runs/generalisation"))
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--kinds", default="spermnet,trackpy,classical")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    kinds = args.kinds.split(",")
+    if "train" in args.stages:
+        train_all(args.out, args.steps)
+    for stage, names in (("loso", DEV), ("final", [*FINAL, "simtest"])):
+        if stage not in args.stages:
+            continue
+        rows = []
+        for name in names:
+            model = args.out / (f"fold_{name}.onnx" if stage == "loso" else "final.onnx")
+            rows += score(name, load(name), model, kinds)
+        rows += _pooled([r for r in rows if r["source"] != "simtest"])
+        (args.out / f"{stage}.json").write_text(json.dumps(rows, indent=1))
+        md = table_md(rows)
+        (args.out / f"{stage}.md").write_text(md + "\n")
+        print(f"\n## {stage}\n\n{md}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -3,7 +3,7 @@
 Sources: VISEM-Tracking video 11 blocks V1 (0-199), V2 (250-449), V3 (500-699) and the
 final-test block V4 (800-999); SVIA clips S1-S3 and the final-test clip S4 (Subset-A boxes);
 simulated frames with a randomised look (seeds 1000+, training only) and a simulated check
-set (seeds 9001-9004, never trained on).
+set (seeds 9001-9010, never trained on).
 
 Stages (each resumes: models and scores already in --out are reused):
 
@@ -12,7 +12,10 @@ Stages (each resumes: models and scores already in --out are reused):
 * ``loso``: each fold model on its left-out source, with trackpy (published VISEM settings,
   inverted frames for bright field) and spermlab's classical detector on the same frames;
 * ``final``: the final model, trackpy and classical on V4 and S4 and on simtest: run it
-  ONCE, after everything else is frozen (docs/validation.md, rule 4).
+  ONCE, after everything else is frozen (docs/validation.md, rule 4). ``--kinds`` may add
+  ``yolo`` (the shipped YOLO11n, ONNX) and ``yolo-visem11`` (the earlier VISEM-only YOLO,
+  exported to ``runs/yolo_onnx/yolo11n_visem11.onnx``); their ``cluster`` detections are
+  not scored.
 
 Metrics per source: P, R, F1 (one-to-one within 8 px, sperm class), count MAE per frame,
 AP@8px, and on VISEM blocks the full flow (detector + spermlab's linker, or trackpy.link for
@@ -61,6 +64,19 @@ SIM_VIDEOS, SIM_FRAMES, SIM_SEED = 40, 8, 1000
 log = logging.getLogger("generalisation")
 
 
+def _shipped_yolo() -> Path:
+    from spermlab.detect.learned.yolo_onnx import shipped_onnx
+
+    return shipped_onnx()
+
+
+# YOLO models scored in the final stage only (one training run each is hours on this CPU, so
+# there are no LOSO folds for YOLO): the shipped grey-frame model (benchmarks/train_yolo_grey.py)
+# and the earlier VISEM-only model, exported to ONNX by spermlab.detect.learned.train.export_yolo_onnx
+YOLO_MODELS = {"yolo": _shipped_yolo,
+               "yolo-visem11": lambda: Path("runs/yolo_onnx/yolo11n_visem11.onnx")}
+
+
 def load(name: str) -> list[AnnotatedFrame]:
     if name in BLOCKS:
         return from_visem(VISEM, frames=BLOCKS[name], source=name)
@@ -69,7 +85,7 @@ def load(name: str) -> list[AnnotatedFrame]:
     if name == "sim":
         return from_simulation(SIM_VIDEOS, SIM_FRAMES, seed=SIM_SEED)
     if name == "simtest":
-        return from_simulation(4, 25, seed=9001)
+        return from_simulation(10, 10, seed=9001)
     raise KeyError(name)
 
 
@@ -112,21 +128,36 @@ def _detect(kind: str, frames: list[AnnotatedFrame], model: Path | None) -> tupl
     if kind == "spermnet":
         from spermlab.detect.learned.spermnet import SpermNetDetector
 
-        det = SpermNetDetector(preset("visem"), model=model, threads=2).adapted_to(frames[0].image)
-        parts = [det.detect(f.image, k) for k, f in enumerate(frames)]
-        log.info("%s: polarity %s", frames[0].source, det.polarity)
+        base = SpermNetDetector(preset("visem"), model=model, threads=2)
+        adapted: dict[str, SpermNetDetector] = {}  # per video, decided on its first frame
+        for k, f in enumerate(frames):
+            if f.source not in adapted:
+                adapted[f.source] = base.adapted_to(f.image)
+                log.info("%s: polarity %s", f.source, adapted[f.source].polarity)
+            parts.append(adapted[f.source].detect(f.image, k))
     elif kind == "classical":
         from spermlab.detect import ClassicalDetector
 
-        det = ClassicalDetector(preset("visem")).adapted_to(frames[0].image)
-        parts = [det.detect(f.image, k) for k, f in enumerate(frames)]
+        base = ClassicalDetector(preset("visem"))
+        adapted_c: dict[str, ClassicalDetector] = {}
+        for k, f in enumerate(frames):
+            if f.source not in adapted_c:
+                adapted_c[f.source] = base.adapted_to(f.image)
+            parts.append(adapted_c[f.source].detect(f.image, k))
+    elif kind.startswith("yolo"):
+        from spermlab.detect.learned.yolo_onnx import YoloOnnxDetector
+
+        det = YoloOnnxDetector(preset("visem"), model=YOLO_MODELS[kind](), threads=2)
+        parts = [(lambda d: d[d["cls"] == 0])(det.detect(f.image, k)) for k, f in enumerate(frames)]
     elif kind == "trackpy":
         import trackpy as tp
 
         tp.quiet()
-        bright_field = frames[0].source.startswith("S") or _is_dark(frames[0].image)
-        for k, f in enumerate(frames):
-            im = 255 - f.image if bright_field else f.image
+        dark: dict[str, bool] = {}  # SVIA clips are bright field; simulated: by the rule of the
+        for k, f in enumerate(frames):  # classical detector (trackpy has none of its own)
+            if f.source not in dark:
+                dark[f.source] = f.source.startswith("S") or _is_dark(f.image)
+            im = 255 - f.image if dark[f.source] else f.image
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 loc = tp.locate(im, diameter=11, minmass=900)

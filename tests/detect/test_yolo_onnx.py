@@ -54,3 +54,24 @@ def test_onnx_detections_equal_ultralytics_predict(data_dir, tmp_path):
         np.testing.assert_allclose(da[["x", "y", "w", "h"]], db[["x", "y", "w", "h"]], atol=0.1)
         np.testing.assert_allclose(da["score"], db["score"], atol=0.01)
         assert (da["cls"] == db["cls"]).all()
+
+
+def test_shipped_yolo_runs_without_torch_and_finds_heads_in_bright_field(data_dir):
+    import hashlib
+    import subprocess
+    import sys
+
+    from spermlab.detect.learned.annotated import from_voc_clip
+    from spermlab.detect.learned.yolo_onnx import shipped_onnx
+
+    card = (shipped_onnx().parent / "YOLO11N_GREY_CARD.md").read_text(encoding="utf-8")
+    assert hashlib.sha256(shipped_onnx().read_bytes()).hexdigest() in card
+    assert shipped_onnx().stat().st_size < 20e6
+    frame = from_voc_clip(data_dir / "videos" / "svia" / "S_0001.mp4", frames=[0])[0]
+    det = YoloOnnxDetector(preset("visem")).detect(frame.image)
+    assert (det["cls"] == 0).sum() >= 0.7 * len(frame.boxes)  # the VISEM-only model found ~0
+    code = ("import sys, numpy as np; from spermlab import preset; "
+            "from spermlab.detect.learned.yolo_onnx import YoloOnnxDetector; "
+            "YoloOnnxDetector(preset('visem')).detect(np.full((96, 128), 90, np.uint8)); "
+            "assert 'torch' not in sys.modules and 'ultralytics' not in sys.modules")  # fmt: skip
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -47,7 +47,9 @@ def test_shipped_model_finds_heads_on_held_out_frames(data_dir):
     assert got.f1 >= card_f1 - 0.05, (got.f1, card_f1)
 
 
-def test_analyze_uses_the_shipped_weights_by_default(data_dir, tmp_path):
+def test_analyze_uses_the_shipped_onnx_model_by_default(data_dir, tmp_path):
+    from spermlab.detect.learned.yolo_onnx import shipped_onnx
+
     frames = tmp_path / "frames"
     frames.mkdir()
     for n in range(4):
@@ -55,8 +57,8 @@ def test_analyze_uses_the_shipped_weights_by_default(data_dir, tmp_path):
     out = tmp_path / "r"
     assert main(["analyze", str(frames), "--preset", "visem", "--detector", "yolo", "--out", str(out), "--quiet"]) == 0
     params = json.loads((out / "summary.json").read_text())["parameters"]["detector"]
-    assert params["weights"] == str(shipped_weights())
-    assert params["weights_sha256"] == hashlib.sha256(shipped_weights().read_bytes()).hexdigest()
+    assert params["weights"] == str(shipped_onnx()) and params["runtime"] == "onnxruntime"
+    assert params["weights_sha256"] == hashlib.sha256(shipped_onnx().read_bytes()).hexdigest()
 
 
 def test_training_can_start_from_the_shipped_weights(data_dir, tmp_path):

@@ -10,9 +10,11 @@ import typer
 
 from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, setup_logging
 
-_CORE = ["numpy", "pandas", "pyarrow", "scipy", "av", "PIL", "typer", "rich", "jinja2", "matplotlib"]
+_CORE = ["numpy", "pandas", "pyarrow", "scipy", "av", "PIL", "typer", "rich", "jinja2", "matplotlib",
+         "onnxruntime"]  # fmt: skip
 _EXTRAS = {
     "yolo": ["ultralytics", "torch", "torchvision"],
+    "train": ["torch", "onnx"],
     "dask": ["dask", "distributed"],
     "test": ["pytest", "hypothesis", "pycocotools", "trackpy", "trackeval"],
 }

@@ -150,3 +150,34 @@ def test_head_polarity_is_read_from_the_annotations():
     # seeds 1000-1003 draw: bright field, phase, phase, phase inverted (see from_simulation)
     frames = from_simulation(4, 2, seed=1000, width=160, height=128)
     assert dark_heads(frames) == {"sim1000": True, "sim1001": False, "sim1002": False, "sim1003": True}
+
+
+def test_yolo_folders_with_split_subfolders_and_their_errors(data_dir, tmp_path):
+    import shutil
+
+    from spermlab.detect.learned.annotated import dark_heads, from_yolo_folder, load_annotated
+
+    src = data_dir / "visem_tracking" / "11"
+    for split, frames in (("train", (0, 1)), ("val", (2,))):
+        (tmp_path / "images" / split).mkdir(parents=True)
+        (tmp_path / "labels" / split).mkdir(parents=True)
+        for n in frames:
+            shutil.copy(src / "images" / f"11_frame_{n}.jpg", tmp_path / "images" / split)
+            shutil.copy(src / "labels" / f"11_frame_{n}.txt", tmp_path / "labels" / split)
+    got = load_annotated(tmp_path)
+    assert [f.frame for f in got] == [0, 1, 2] and got[0].image.shape == (480, 640)
+    lines = (src / "labels" / "11_frame_2.txt").read_text().splitlines()
+    assert len(got[2].boxes) == sum(ln.startswith("0 ") for ln in lines)
+    assert len(got[2].boxes) + len(got[2].ignore) == len(lines)  # class 1: clusters, ignored
+    assert dark_heads(got) == {tmp_path.name: False}  # phase contrast: bright heads
+    (tmp_path / "labels" / "val" / "11_frame_2.txt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"11_frame_2.txt: no label file for image 11_frame_2.jpg"):
+        from_yolo_folder(tmp_path)
+
+
+def test_svia_heads_read_as_dark_from_their_boxes(data_dir):
+    from spermlab.detect.learned.annotated import dark_heads, from_voc_clip
+
+    frames = from_voc_clip(data_dir / "videos" / "svia" / "S_0002.mp4", frames=[0, 5])
+    assert [len(f.boxes) > 10 for f in frames] == [True, True]
+    assert dark_heads(frames) == {"S_0002": True}

@@ -101,7 +101,8 @@ def from_yolo_folder(folder: str | PathLike[str], *, frames: Iterable[int] | Non
     ----------
     folder : path
         Holds ``images/`` and ``labels/``; label ``labels/<stem>.txt`` belongs to image
-        ``images/<stem>.<jpg|png|tif>``. VISEM-Tracking video folders are of this layout.
+        ``images/<stem>.<jpg|png|tif>``, also in sub-folders (Ultralytics' ``images/train/``
+        with ``labels/train/``). VISEM-Tracking video folders are of this layout.
     frames : iterable of int, optional
         Frame numbers to read (the trailing number of each stem); default all.
     source : str, optional
@@ -118,20 +119,20 @@ def from_yolo_folder(folder: str | PathLike[str], *, frames: Iterable[int] | Non
         raise FileNotFoundError(f"{root}: expected a YOLO layout with images/ and labels/ folders")
     wanted = None if frames is None else set(int(f) for f in frames)
     found = []
-    for img in images.iterdir():
-        if img.suffix.lower() not in {".jpg", ".jpeg", ".png", ".tif", ".tiff"}:
+    for k, img in enumerate(sorted(images.rglob("*"))):
+        if img.suffix.lower() not in {".jpg", ".jpeg", ".png", ".tif", ".tiff"} or img.name[0] == ".":
             continue
         m = re.search(r"(\d+)$", img.stem)
-        n = int(m.group(1)) if m else len(found)
+        n = int(m.group(1)) if m else k
         if wanted is not None and n not in wanted:
             continue
-        found.append((n, img))
+        found.append((n, str(img), img))
     found.sort()
     if not found:
         raise FileNotFoundError(f"{images}: no images{'' if wanted is None else ' of the given frames'}")
     out = []
-    for n, img in found:
-        label = labels / f"{img.stem}.txt"
+    for n, _, img in found:
+        label = (labels / img.relative_to(images)).with_suffix(".txt")
         if not label.is_file():
             raise FileNotFoundError(f"{label}: no label file for image {img.name}")
         grey = _grey(img)

@@ -52,6 +52,8 @@ from spermlab.detect.learned.annotated import (  # noqa: E402
     from_simulation,
     from_visem,
     from_voc_clip,
+    inside_any,
+    truth_table,
 )
 
 DATA = Path(os.environ.get("SPERMLAB_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -114,10 +116,17 @@ def train_all(out: Path, steps: int) -> None:
 
 
 # ------------------------------------------------------------------------------ scoring
-def _truth(frames: list[AnnotatedFrame]) -> pd.DataFrame:
-    rows = [pd.DataFrame({"frame": k, "x": f.boxes[:, 0], "y": f.boxes[:, 1], "w": f.boxes[:, 2],
-                          "h": f.boxes[:, 3], "cls": 0, "score": 1.0}) for k, f in enumerate(frames)]
-    return pd.concat(rows, ignore_index=True)
+def _per_video(detector, frames: list[AnnotatedFrame]) -> list[pd.DataFrame]:
+    """Each video's frames through the detector adapted to that video's first frame (as the
+    pipeline does); frames renumbered 0..n-1."""
+    adapted = {}
+    parts = []
+    for k, f in enumerate(frames):
+        if f.source not in adapted:
+            adapted[f.source] = detector.adapted_to(f.image)
+            log.info("%s: %s", f.source, getattr(adapted[f.source], "polarity", "adapted"))
+        parts.append(adapted[f.source].detect(f.image, k))
+    return parts
 
 
 def _detect(kind: str, frames: list[AnnotatedFrame], model: Path | None) -> tuple[pd.DataFrame, float]:
@@ -127,22 +136,11 @@ def _detect(kind: str, frames: list[AnnotatedFrame], model: Path | None) -> tupl
     if kind == "spermnet":
         from spermlab.detect.learned.spermnet import SpermNetDetector
 
-        base = SpermNetDetector(preset("visem"), model=model, threads=2)
-        adapted: dict[str, SpermNetDetector] = {}  # per video, decided on its first frame
-        for k, f in enumerate(frames):
-            if f.source not in adapted:
-                adapted[f.source] = base.adapted_to(f.image)
-                log.info("%s: polarity %s", f.source, adapted[f.source].polarity)
-            parts.append(adapted[f.source].detect(f.image, k))
+        parts = _per_video(SpermNetDetector(preset("visem"), model=model, threads=2), frames)
     elif kind == "classical":
         from spermlab.detect import ClassicalDetector
 
-        base = ClassicalDetector(preset("visem"))
-        adapted_c: dict[str, ClassicalDetector] = {}
-        for k, f in enumerate(frames):
-            if f.source not in adapted_c:
-                adapted_c[f.source] = base.adapted_to(f.image)
-            parts.append(adapted_c[f.source].detect(f.image, k))
+        parts = _per_video(ClassicalDetector(preset("visem")), frames)
     elif kind.startswith("yolo"):
         from spermlab.detect.learned.yolo_onnx import YoloOnnxDetector
 
@@ -191,9 +189,7 @@ def for_scoring(det: pd.DataFrame, frames: list[AnnotatedFrame], radius: float =
             cost = cdist(xy, f.boxes[:, :2])
             r, c = linear_sum_assignment(np.where(cost <= radius, cost, 1e6))
             matched[r[cost[r, c] <= radius]] = True
-        ix, iy, iw, ih = (f.ignore[:, j][None] for j in range(4))
-        inside = ((np.abs(xy[:, :1] - ix) <= iw / 2) & (np.abs(xy[:, 1:] - iy) <= ih / 2)).any(axis=1)
-        keep.append(d[matched | ~inside])
+        keep.append(d[matched | ~inside_any(xy, f.ignore)])
     return pd.concat(keep, ignore_index=True)
 
 
@@ -227,7 +223,7 @@ def _tracking(kind: str, det: pd.DataFrame, name: str) -> dict[str, float]:
 def score(name: str, frames: list[AnnotatedFrame], model: Path | None, kinds: list[str]) -> list[dict]:
     from spermlab.evaluate import evaluate_detections
 
-    gt = _truth(frames)
+    gt = truth_table(frames)
     rows = []
     for kind in kinds:
         found, seconds = _detect(kind, frames, model)

@@ -7,7 +7,6 @@ memory holds one frame plus the tables of results, never the video.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -21,6 +20,7 @@ from spermlab.analysis.drift import estimate_drift, subtract_drift
 from spermlab.analysis.kinematics import KinematicsParams, measure
 from spermlab.analysis.motility import GradingParams, SampleResult, grade, summarise
 from spermlab.calibration import Calibration
+from spermlab.detect.learned.runtime import sha256_file
 from spermlab.io.source import Frame, FrameSource
 from spermlab.tables import DETECTIONS, TRACKS, empty, validate
 
@@ -199,16 +199,8 @@ def _input_info(source: FrameSource) -> dict[str, Any]:
     info: dict[str, Any] = {"path": str(path), "width": source.width, "height": source.height,
                             "fps_in_file": source.fps, "analysed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
     if path.is_file():
-        info["sha256"] = _sha256(path)
+        info["sha256"] = sha256_file(path)
     return info
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _jsonable(d: Any) -> Any:

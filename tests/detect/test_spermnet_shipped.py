@@ -14,7 +14,7 @@ import pandas as pd
 
 from spermlab import preset
 from spermlab.cli import main
-from spermlab.detect.learned.annotated import from_simulation, from_voc_clip
+from spermlab.detect.learned.annotated import from_simulation, from_voc_clip, truth_table
 from spermlab.detect.learned.spermnet import SpermNetDetector, shipped_model
 from spermlab.evaluate import evaluate_detections
 from spermlab.io.frames import read_grey
@@ -53,13 +53,11 @@ def test_shipped_model_on_simulated_videos_it_never_saw_is_as_good_as_its_card()
     frames = from_simulation(10, 3, seed=9001)  # the card's simtest videos, 3 frames each
     det = SpermNetDetector(preset("visem"))
     adapted: dict = {}
-    parts, truth = [], []
+    parts = []
     for k, f in enumerate(frames):
         d = adapted.setdefault(f.source, det.adapted_to(f.image))
         parts.append(d.detect(f.image, k))
-        truth.append(pd.DataFrame({"frame": k, "x": f.boxes[:, 0], "y": f.boxes[:, 1],
-                                   "w": f.boxes[:, 2], "h": f.boxes[:, 3], "cls": 0, "score": 1.0}))
-    got = evaluate_detections(pd.concat(parts, ignore_index=True), pd.concat(truth, ignore_index=True),
+    got = evaluate_detections(pd.concat(parts, ignore_index=True), truth_table(frames),
                               match="distance", max_distance=8.0).overall  # fmt: skip
     card_f1 = float(re.search(r"\| simtest \| spermnet \|[^|]*\|[^|]*\|[^|]*\|[^|]*\| ([\d.]+) \|", _card()).group(1))
     assert got.f1 >= card_f1 - 0.05, (got.f1, card_f1)

@@ -25,10 +25,13 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
+from spermlab.tables import DETECTIONS, empty
+
 __all__ = ["AnnotatedFrame", "dark_heads", "from_simulation", "from_visem", "from_voc_clip",
-           "from_yolo_folder", "load_annotated"]  # fmt: skip
+           "from_yolo_folder", "inside_any", "load_annotated", "truth_table"]  # fmt: skip
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv"}
 
@@ -55,6 +58,24 @@ class AnnotatedFrame:
     ignore: np.ndarray
     source: str
     frame: int
+
+
+def truth_table(frames: Sequence[AnnotatedFrame]) -> pd.DataFrame:
+    """The heads of ``frames`` as one Detections table (``frame`` = position in ``frames``,
+    ``cls`` 0, ``score`` 1), for :func:`spermlab.evaluate.evaluate_detections`."""
+    parts = [pd.DataFrame({"frame": np.full(len(f.boxes), k, dtype=np.int64),
+                           "x": f.boxes[:, 0], "y": f.boxes[:, 1], "w": f.boxes[:, 2],
+                           "h": f.boxes[:, 3], "cls": np.zeros(len(f.boxes), dtype=np.int64),
+                           "score": 1.0}) for k, f in enumerate(frames)]  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else empty(DETECTIONS)
+
+
+def inside_any(xy: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Which points ``(n, 2)`` lie inside any box ``(m, 4)`` (centre x, y, width, height)."""
+    if len(boxes) == 0 or len(xy) == 0:
+        return np.zeros(len(xy), dtype=bool)
+    bx, by, bw, bh = (boxes[:, j][None] for j in range(4))
+    return ((np.abs(xy[:, :1] - bx) <= bw / 2) & (np.abs(xy[:, 1:2] - by) <= bh / 2)).any(axis=1)
 
 
 def dark_heads(frames: Sequence[AnnotatedFrame]) -> dict[str, bool]:

@@ -31,7 +31,6 @@ are in ``weights/`` beside this module.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from dataclasses import dataclass, field
 from os import PathLike
@@ -44,16 +43,16 @@ from scipy import ndimage as ndi
 
 from spermlab.calibration import Calibration
 from spermlab.detect.learned.preprocess import normalise, pad_to_multiple
+from spermlab.detect.learned.runtime import onnx_session, sha256_file
 from spermlab.detect.learned.shipped import shipped_file
 from spermlab.tables import DETECTIONS, empty
 
-__all__ = ["INPUT_VERSION", "SIZE_UNIT", "SpermNetDetector", "decode", "read_metadata",
+__all__ = ["INPUT_VERSION", "SIZE_UNIT", "SpermNetDetector", "decode", "peaks", "read_metadata",
            "shipped_model"]  # fmt: skip
 
 SHIPPED = "spermnet.onnx"
 INPUT_VERSION = "median-mad-v1"  # what preprocess.normalise computes
 SIZE_UNIT = 16.0  # px: box side = SIZE_UNIT * exp(log size)
-INSTALL = "pip install onnxruntime (a core dependency of spermlab; reinstall spermlab)"
 
 
 def shipped_model() -> Path:
@@ -61,19 +60,15 @@ def shipped_model() -> Path:
     return shipped_file(SHIPPED, "--detector-model FILE.onnx")
 
 
-def _ort() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as e:  # a broken install: it is a core dependency
-        raise ImportError(f"the learned detector needs onnxruntime: {INSTALL}") from e
-    return onnxruntime
-
-
 def read_metadata(model: str | PathLike[str]) -> dict[str, str]:
     """The ``spermlab_*`` metadata of a SpermNet ``.onnx`` file."""
-    ort = _ort()
-    sess = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    return dict(sess.get_modelmeta().custom_metadata_map)
+    return dict(onnx_session(model).get_modelmeta().custom_metadata_map)
+
+
+def peaks(heat: np.ndarray, threshold: float) -> np.ndarray:
+    """Boolean mask of the cells whose heat is at least ``threshold`` and the maximum of
+    their 3x3 neighbourhood (CenterNet's peak rule)."""
+    return (heat >= threshold) & (heat == ndi.maximum_filter(heat, size=3, mode="constant"))
 
 
 def decode(maps: np.ndarray, threshold: float, *, stride: int = 4, frame: int = 0,
@@ -100,8 +95,7 @@ def decode(maps: np.ndarray, threshold: float, *, stride: int = 4, frame: int = 
         Detections (``cls`` 0, ``score`` = peak heat), in row-major peak order.
     """
     heat = maps[0]
-    peaks = (heat >= threshold) & (heat == ndi.maximum_filter(heat, size=3, mode="constant"))
-    ii, jj = np.nonzero(peaks)
+    ii, jj = np.nonzero(peaks(heat, threshold))
     if len(ii) == 0:
         return empty(DETECTIONS)
     x = (jj + maps[1, ii, jj].astype(np.float64)) * stride
@@ -157,7 +151,6 @@ class SpermNetDetector:
     _polarity_source: str = field(default="", repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        ort = _ort()
         if self.model is None:
             self.model = shipped_model()
         path = Path(self.model)
@@ -168,16 +161,7 @@ class SpermNetDetector:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.polarity not in ("auto", "bright", "dark"):
             raise ValueError(f"polarity must be 'auto', 'bright' or 'dark', got {self.polarity!r}")
-        opts = ort.SessionOptions()
-        if self.threads is not None:
-            opts.intra_op_num_threads = int(self.threads)
-            opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(str(path), sess_options=opts,
-                                                 providers=["CPUExecutionProvider"])  # fmt: skip
-        except Exception as e:  # onnxruntime raises its own exception types
-            raise ValueError(f"{path}: not a readable ONNX model ({e})") from None
+        self._session = onnx_session(path, threads=self.threads)
         self._meta = dict(self._session.get_modelmeta().custom_metadata_map)
         version = self._meta.get("spermlab_input")
         if version != INPUT_VERSION:
@@ -204,7 +188,7 @@ class SpermNetDetector:
     def params(self) -> dict[str, Any]:
         """JSON-ready parameters (recorded in summary.json)."""
         path = Path(self.model)
-        return {"model": str(path), "model_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        return {"model": str(path), "model_sha256": sha256_file(path),
                 "threshold": self.threshold, "stride": self.stride, "polarity": self.polarity,
                 "polarity_source": self._polarity_source}  # fmt: skip
 
@@ -219,13 +203,13 @@ class SpermNetDetector:
     def choose_polarity(self, image: np.ndarray) -> str:
         """``"bright"`` or ``"dark"``: the reading of ``image`` in which the model finds more
         evidence of heads (sum of the heat of its peaks above the threshold)."""
+        return self._read_both(image)[0]
+
+    def _read_both(self, image: np.ndarray) -> tuple[str, np.ndarray]:
+        """The polarity :meth:`choose_polarity` picks and the maps of that reading."""
         maps = self.heatmaps([image, image], invert=[False, True])
-        evidence = []
-        for m in maps:
-            heat = m[0]
-            peaks = (heat >= self.threshold) & (heat == ndi.maximum_filter(heat, 3, mode="constant"))
-            evidence.append(float(heat[peaks].sum()))
-        return "dark" if evidence[1] > evidence[0] else "bright"
+        evidence = [float(m[0][peaks(m[0], self.threshold)].sum()) for m in maps]
+        return ("dark", maps[1]) if evidence[1] > evidence[0] else ("bright", maps[0])
 
     def adapted_to(self, image: np.ndarray) -> SpermNetDetector:
         """This detector with its polarity fixed from ``image`` (the first frame of a video)
@@ -249,9 +233,10 @@ class SpermNetDetector:
         shapes = {np.shape(im)[:2] for im in images}
         groups = [list(range(len(images)))] if len(shapes) == 1 else [[i] for i in range(len(images))]
         for idx in groups:
-            polarity = [self.polarity if self.polarity != "auto" else self.choose_polarity(images[i])
-                        for i in idx]  # fmt: skip
-            maps = self.heatmaps([images[i] for i in idx], invert=[p == "dark" for p in polarity])
+            if self.polarity == "auto":  # not adapted: each frame read both ways, the better kept
+                maps = np.stack([self._read_both(images[i])[1] for i in idx])
+            else:
+                maps = self.heatmaps([images[i] for i in idx], invert=self.polarity == "dark")
             h, w = np.shape(images[idx[0]])[:2]
             for k, i in enumerate(idx):
                 out.append(decode(maps[k], self.threshold, stride=self.stride, frame=frames[i],

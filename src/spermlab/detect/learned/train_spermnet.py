@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from PIL import Image, ImageFilter
 
 from spermlab.detect.learned.annotated import AnnotatedFrame, dark_heads
@@ -311,54 +312,36 @@ def _torch_maps(torch: Any, net: Any, image: np.ndarray, invert: bool = False) -
 
 def best_threshold(maps_of: Callable[[AnnotatedFrame], np.ndarray],
                    frames: Sequence[AnnotatedFrame], max_distance: float = 8.0) -> tuple[float, float]:  # fmt: skip
-    """The heat threshold of best F1 (one-to-one matching within ``max_distance`` px) over
-    ``frames`` (``maps_of(frame)``: the network's maps); detections centred in an ignore box
-    are not counted. Returns (threshold, F1)."""
-    from scipy.spatial.distance import cdist
+    """The heat threshold of best F1 over ``frames`` (``maps_of(frame)``: the network's maps)
+    and that F1, clipped to 0.05-0.95; 0.3 when there is nothing to match.
 
-    scores, hits, n_true = [], [], 0
-    for f in frames:
+    Scored by :func:`spermlab.evaluate.evaluate_detections` (centre distance within
+    ``max_distance`` px; its PR curve and best-F1 threshold). Detections centred in an ignore
+    box are left out before scoring (neither right nor wrong).
+    """
+    from spermlab.detect.learned.annotated import truth_table
+    from spermlab.evaluate import evaluate_detections
+
+    parts = []
+    for k, f in enumerate(frames):
         h, w = f.image.shape
-        det = decode(maps_of(f), 0.05, stride=STRIDE, height=h, width=w)
-        det = drop_ignored(det, f.ignore)
-        xy = det[["x", "y"]].to_numpy()
-        s = det["score"].to_numpy()
-        n_true += len(f.boxes)
-        hit = np.zeros(len(xy), dtype=bool)
-        if len(xy) and len(f.boxes):
-            # greedy by score: the match each threshold would keep (monotone in the threshold)
-            order = np.argsort(-s)
-            d = cdist(xy[order], f.boxes[:, :2])
-            free = np.ones(len(f.boxes), dtype=bool)
-            for r in range(len(order)):
-                cand = np.where(free & (d[r] <= max_distance))[0]
-                if len(cand):
-                    c = cand[np.argmin(d[r, cand])]
-                    free[c] = False
-                    hit[order[r]] = True
-        scores.append(s)
-        hits.append(hit)
-    s = np.concatenate(scores) if scores else np.zeros(0)
-    hit = np.concatenate(hits) if hits else np.zeros(0, dtype=bool)
-    if len(s) == 0 or n_true == 0:
+        parts.append(drop_ignored(decode(maps_of(f), 0.05, stride=STRIDE, frame=k, height=h,
+                                         width=w), f.ignore))  # fmt: skip
+    pred = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    truth = truth_table(frames)
+    if pred.empty or truth.empty:
         return 0.3, 0.0
-    order = np.argsort(-s)
-    tp = np.cumsum(hit[order])
-    k = np.arange(1, len(s) + 1)
-    f1 = 2 * tp / (k + n_true)
-    best = int(np.argmax(f1))
-    thr = float(s[order][best])
-    return min(max(thr, 0.05), 0.95), float(f1[best])
+    r = evaluate_detections(pred, truth, match="distance", max_distance=max_distance).overall
+    return min(max(float(r.best_f1_threshold), 0.05), 0.95), float(r.best_f1)
 
 
-def drop_ignored(det, ignore: np.ndarray):
+def drop_ignored(det: pd.DataFrame, ignore: np.ndarray) -> pd.DataFrame:
     """Detections whose centre is not inside any ignore box."""
+    from spermlab.detect.learned.annotated import inside_any
+
     if len(ignore) == 0 or len(det) == 0:
         return det
-    x, y = det["x"].to_numpy()[:, None], det["y"].to_numpy()[:, None]
-    ix, iy, iw, ih = (ignore[:, k][None] for k in range(4))
-    inside = ((np.abs(x - ix) <= iw / 2) & (np.abs(y - iy) <= ih / 2)).any(axis=1)
-    return det[~inside].reset_index(drop=True)
+    return det[~inside_any(det[["x", "y"]].to_numpy(), ignore)].reset_index(drop=True)
 
 
 def export_onnx(net: Any, out: str | PathLike[str], metadata: dict[str, str]) -> Path:

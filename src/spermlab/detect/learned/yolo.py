@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from spermlab.calibration import Calibration
+from spermlab.detect.learned.runtime import sha256_file
 from spermlab.detect.learned.shipped import shipped_file
 from spermlab.tables import DETECTIONS, empty
 
@@ -114,7 +115,7 @@ class YoloDetector:
     @property
     def params(self) -> dict[str, Any]:
         """JSON-ready parameters (recorded in summary.json)."""
-        return {"weights": str(self.weights), "weights_sha256": _sha256(Path(self.weights)),
+        return {"weights": str(self.weights), "weights_sha256": sha256_file(self.weights),
                 "conf": self.conf, "imgsz": self.imgsz, "device": self.device}  # fmt: skip
 
     def detect(self, image: np.ndarray, frame: int = 0) -> pd.DataFrame:
@@ -143,9 +144,3 @@ def _to_bgr(image: np.ndarray) -> np.ndarray:
     if im.ndim == 3 and im.shape[2] == 3:
         return np.ascontiguousarray(im[:, :, ::-1])
     raise ValueError(f"expected a grey (H, W) or RGB (H, W, 3) image, got shape {im.shape}")
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()

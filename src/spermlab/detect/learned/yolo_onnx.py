@@ -12,7 +12,6 @@ onnxruntime has none for this output layout.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from spermlab.calibration import Calibration
+from spermlab.detect.learned.runtime import onnx_session, sha256_file
 from spermlab.detect.learned.shipped import shipped_file
 from spermlab.tables import DETECTIONS, empty
 
@@ -119,21 +119,10 @@ class YoloOnnxDetector:
     _stride: int | None = field(default=32, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from spermlab.detect.learned.spermnet import _ort
-
-        ort = _ort()
         self.model = shipped_onnx() if self.model is None else Path(self.model)
         if not Path(self.model).is_file():
             raise FileNotFoundError(f"YOLO model not found: {self.model} (pass --weights FILE.onnx)")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if self.threads is not None:
-            opts.intra_op_num_threads = int(self.threads)
-        try:
-            self._session = ort.InferenceSession(str(self.model), sess_options=opts,
-                                                 providers=["CPUExecutionProvider"])  # fmt: skip
-        except Exception as e:  # onnxruntime raises its own exception types
-            raise ValueError(f"{self.model}: not a readable ONNX model ({e})") from None
+        self._session = onnx_session(self.model, threads=self.threads)
         shape = self._session.get_inputs()[0].shape
         if isinstance(shape[2], int):  # exported with a fixed square input
             self._size, self._stride = int(shape[2]), None
@@ -146,7 +135,7 @@ class YoloOnnxDetector:
     def params(self) -> dict[str, Any]:
         """JSON-ready parameters (recorded in summary.json)."""
         path = Path(self.model)
-        return {"weights": str(path), "weights_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        return {"weights": str(path), "weights_sha256": sha256_file(path),
                 "conf": self.conf, "iou": self.iou, "imgsz": self._size, "runtime": "onnxruntime"}  # fmt: skip
 
     def detect(self, image: np.ndarray, frame: int = 0) -> pd.DataFrame:

@@ -20,7 +20,6 @@ from spermlab.analysis.drift import estimate_drift, subtract_drift
 from spermlab.analysis.kinematics import KinematicsParams, measure
 from spermlab.analysis.motility import GradingParams, SampleResult, grade, summarise
 from spermlab.calibration import Calibration
-from spermlab.detect.learned.runtime import sha256_file
 from spermlab.io.source import Frame, FrameSource
 from spermlab.tables import DETECTIONS, TRACKS, empty, validate
 
@@ -199,6 +198,8 @@ def _input_info(source: FrameSource) -> dict[str, Any]:
     info: dict[str, Any] = {"path": str(path), "width": source.width, "height": source.height,
                             "fps_in_file": source.fps, "analysed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
     if path.is_file():
+        from spermlab.detect.learned.runtime import sha256_file
+
         info["sha256"] = sha256_file(path)
     return info
 

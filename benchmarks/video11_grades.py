@@ -43,12 +43,14 @@ import itertools  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from spermlab.analysis.drift import estimate_drift, subtract_drift  # noqa: E402
+from spermlab.analysis.flagellum import flagellum_per_detection, track_flagellum  # noqa: E402
 from spermlab.analysis.kinematics import measure  # noqa: E402
 from spermlab.analysis.motility import grade, summarise  # noqa: E402
 from spermlab.calibration import preset  # noqa: E402
@@ -62,12 +64,14 @@ FACTORS = (0.8, 1.0, 1.2)
 
 
 def spermlab_tracks(folder: Path, n_frames: int, pipe: Pipeline, cache: Path | None):
-    """spermlab's Tracks table and mean sperm heads per frame (detect + link once)."""
+    """spermlab's Tracks table, mean sperm heads per frame and per-track flagellar activity
+    (detect + link + flagellum once)."""
     if cache is not None and cache.exists():
         tracks = pd.read_parquet(cache)
         meta = json.loads(cache.with_suffix(".json").read_text())
+        fla = pd.read_parquet(cache.with_suffix(".flagellum.parquet"))["flagellum"]
         return (tracks, meta["mean_heads_per_frame"], meta["n_frames"], meta["seconds"],
-                meta["pipeline_pr"])
+                meta["pipeline_pr"], fla)
     source = open_source(folder, fps=pipe.calibration.fps)
     frames = itertools.islice(iter(source), n_frames)
     t0 = time.perf_counter()
@@ -76,16 +80,29 @@ def spermlab_tracks(folder: Path, n_frames: int, pipe: Pipeline, cache: Path | N
     n = result.summary.n_frames
     mean_heads = result.summary.mean_heads_per_frame
     pipeline_pr = result.summary.percentages["progressive"]
+    fla = result.kinematics.set_index("track_id")["flagellum"]
     if cache is not None:
         result.tracks.to_parquet(cache)
+        fla.to_frame().to_parquet(cache.with_suffix(".flagellum.parquet"))
         cache.with_suffix(".json").write_text(json.dumps(
             {"mean_heads_per_frame": mean_heads, "n_frames": n, "seconds": seconds,
              "pipeline_pr": pipeline_pr}))
-    return result.tracks, mean_heads, n, seconds, pipeline_pr
+    return result.tracks, mean_heads, n, seconds, pipeline_pr, fla
+
+
+def gt_flagellum(folder: Path, gt: pd.DataFrame, n_frames: int, pipe: Pipeline) -> pd.Series:
+    """Flagellar activity of the annotated tracks, measured from the same frames."""
+    source = open_source(folder, fps=pipe.calibration.fps)
+    frames = itertools.islice(iter(source), n_frames)
+    values = flagellum_per_detection(frames, gt, pipe.calibration, pipe.flagellum)
+    sperm = (gt["cls"] == 0).to_numpy()
+    return track_flagellum(gt[sperm], values[sperm], fps=pipe.calibration.fps,
+                           window_s=pipe.kinematics.progression_window_s)
 
 
 def grades_at(tracks: pd.DataFrame, pipe: Pipeline, factor: float, *, mean_heads: float,
-              n_frames: int, width: int, height: int) -> dict:
+              n_frames: int, width: int, height: int, flagellum: pd.Series,
+              use_flagellum: bool = True) -> dict:
     """Drift-correct, measure, grade and summarise the sperm tracks at µm/px x factor."""
     base = pipe.calibration
     cal = base.with_values(source=f"{base.sources['um_per_px']} x {factor:g}",
@@ -93,9 +110,12 @@ def grades_at(tracks: pd.DataFrame, pipe: Pipeline, factor: float, *, mean_heads
     sperm = tracks[tracks["cls"] == 0].reset_index(drop=True)
     if pipe.drift:
         sperm = subtract_drift(sperm, estimate_drift(sperm, cal.fps))
-    kin = grade(measure(sperm, cal, params=pipe.kinematics), params=pipe.grading)
+    kin = measure(sperm, cal, params=pipe.kinematics)
+    kin["flagellum"] = kin["track_id"].map(flagellum).astype(float)
+    params = replace(pipe.grading, use_flagellum=use_flagellum)
+    kin = grade(kin, params=params)
     s = summarise(kin, cal, mean_heads_per_frame=mean_heads, n_frames=n_frames, width=width,
-                  height=height, params=pipe.grading)
+                  height=height, params=params)
     p = s.percentages
     w = kin.groupby("grade")["n_points"].sum().reindex(list("abcd"), fill_value=0)
     fw = 100 * w / max(int(w.sum()), 1)  # each track weighted by its detections
@@ -122,18 +142,23 @@ def main() -> None:
 
     pipe = Pipeline(preset("visem"))
     width, height = 640, 480
-    tracks, mean_heads, n_frames, seconds, pipeline_pr = spermlab_tracks(
+    tracks, mean_heads, n_frames, seconds, pipeline_pr, fla = spermlab_tracks(
         folder, args.frames, pipe, args.tracks_cache)
 
     gt = read_visem_tracks(folder, frames=range(args.frames)).tracks
     gt_heads = float(np.bincount(gt.loc[gt["cls"] == 0, "frame"], minlength=args.frames).mean())
+    gt_fla = gt_flagellum(folder, gt, args.frames, pipe)
 
     rows = []
-    for name, t, heads in (("spermlab", tracks, mean_heads), ("GT tracks", gt, gt_heads)):
+    for name, t, heads, f_act in (("spermlab", tracks, mean_heads, fla),
+                                  ("GT tracks", gt, gt_heads, gt_fla)):
         for f in FACTORS:
             r = grades_at(t, pipe, f, mean_heads=heads, n_frames=n_frames, width=width,
-                          height=height)
+                          height=height, flagellum=f_act)
             rows.append({"source": name, "factor": f, **r})
+        r = grades_at(t, pipe, 1.0, mean_heads=heads, n_frames=n_frames, width=width,
+                      height=height, flagellum=f_act, use_flagellum=False)
+        rows.append({"source": f"{name}, head only", "factor": 1.0, **r})
     df = pd.DataFrame(rows)
     own = df.loc[(df.source == "spermlab") & (df.factor == 1.0), "PR"].iloc[0]
     if not math.isclose(own, pipeline_pr, abs_tol=1e-9):  # the re-measure is the pipeline's
@@ -143,14 +168,19 @@ def main() -> None:
           f"preset visem ({pipe.calibration.um_per_px} µm/px), drift removed: {pipe.drift}")
     print(f"spermlab detect+link: {seconds:.0f} s ({n_frames / max(seconds, 1e-9):.1f} frames/s); "
           f"mean sperm heads/frame: spermlab {mean_heads:.1f}, annotators {gt_heads:.1f}")
-    print(f"\n{'source':<10} {'µm/px':>7} {'n graded':>8} {'PR %':>6} {'NP %':>6} {'IM %':>6}"
+    for name, f_act in (("spermlab", fla), ("GT tracks", gt_fla)):
+        v = f_act.dropna()
+        print(f"flagellar activity of {name} tracks (µm²): median {v.median():.1f}, 90th "
+              f"percentile {v.quantile(0.9):.1f}; {int((v >= pipe.grading.flagellum_um2).sum())} "
+              f"of {len(v)} at or above {pipe.grading.flagellum_um2:g}")
+    print(f"\n{'source':<19} {'µm/px':>7} {'n graded':>8} {'PR %':>6} {'NP %':>6} {'IM %':>6}"
           f"   {'(a %':>5} {'b %)':>5} {'med prog':>8} {'conc':>6}   frame-weighted PR/NP/IM %")
     for r in df.itertuples():
-        print(f"{r.source:<10} {r.um_per_px:7.4f} {r.n_graded:8d} "
+        print(f"{r.source:<19} {r.um_per_px:7.4f} {r.n_graded:8d} "
               f"{r.PR:6.1f} {r.NP:6.1f} {r.IM:6.1f}"
               f"   {r.a:5.1f} {r.b:5.1f} {r.median_progression:8.2f} {r.conc:6.1f}"
               f"   {r.PR_fw:5.1f} {r.NP_fw:5.1f} {r.IM_fw:5.1f}")
-    print(f"{'clinic':<10} {'':>7} {'':>8} {ref['PR']:6.1f} {ref['NP']:6.1f} {ref['IM']:6.1f}"
+    print(f"{'clinic':<19} {'':>7} {'':>8} {ref['PR']:6.1f} {ref['NP']:6.1f} {ref['IM']:6.1f}"
           f"   {'':>5} {'':>5} {'':>8} {ref['conc']:6.1f}")
     n1 = int(df.loc[(df.source == "GT tracks") & (df.factor == 1.0), "n_graded"].iloc[0])
     sd = 100 * math.sqrt(0.11 * 0.89 / max(n1, 1))

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from spermlab.analysis.drift import estimate_drift, subtract_drift
+from spermlab.analysis.flagellum import FlagellumMeter, FlagellumParams, track_flagellum
 from spermlab.analysis.kinematics import KinematicsParams, measure
 from spermlab.analysis.motility import GradingParams, SampleResult, grade, summarise
 from spermlab.calibration import Calibration
@@ -62,6 +63,10 @@ class Pipeline:
     grading : GradingParams
     drift : bool
         Estimate and subtract the field's drift before measuring.
+    flagellum : FlagellumParams or None
+        Measure each head's flagellar activity while streaming
+        (:mod:`spermlab.analysis.flagellum`); ``None`` skips it (the ``flagellum``
+        column is then NaN and grades come from the head path alone).
     """
 
     calibration: Calibration
@@ -70,6 +75,7 @@ class Pipeline:
     kinematics: KinematicsParams = field(default_factory=KinematicsParams)
     grading: GradingParams = field(default_factory=GradingParams)
     drift: bool = True
+    flagellum: FlagellumParams | None = field(default_factory=FlagellumParams)
 
     def __post_init__(self) -> None:
         if self.detector is None:
@@ -90,6 +96,7 @@ class Pipeline:
             "linker": dict(self.linker_params),
             "kinematics": asdict(self.kinematics),
             "drift_correction": self.drift,
+            "flagellum": asdict(self.flagellum) if self.flagellum is not None else None,
         }
 
     def run(
@@ -115,23 +122,35 @@ class Pipeline:
         det_cols = _Columns(DETECTIONS)
         trk_cols = _Columns(TRACKS)
         state = {"detector": self.detector}
+        meter = FlagellumMeter(self.calibration, self.flagellum) if self.flagellum else None
+        activity: list[np.ndarray] = []
         n_frames = 0
         for frame, dets in detect_frames(state, frames if frames is not None else source):
             det_cols.append(dets)
             trk_cols.append(linker.update(dets, frame=frame.index))
+            if meter is not None:  # the frame is at hand: measure the flagella now (one pass)
+                boxes = dets[["x", "y", "w", "h"]].to_numpy()
+                activity.append(meter.update(frame.image, boxes, frame=frame.index).astype(np.float32))
             n_frames += 1
             if on_frame is not None:
                 on_frame(frame)
         if n_frames == 0:
             raise ValueError(f"{source.path}: no frames to analyse")
-        return self._finish(source, det_cols.table(), trk_cols.table(), n_frames, state["detector"])
+        per_row = np.concatenate(activity) if activity else None
+        return self._finish(source, det_cols.table(), trk_cols.table(), n_frames, state["detector"],
+                            per_row)  # fmt: skip
 
-    def _finish(self, source, detections, tracks, n_frames, detector) -> AnalysisResult:
-        sperm = tracks[tracks["cls"] == 0].reset_index(drop=True)
+    def _finish(self, source, detections, tracks, n_frames, detector, activity=None) -> AnalysisResult:
+        is_sperm = (tracks["cls"] == 0).to_numpy()
+        sperm = tracks[is_sperm].reset_index(drop=True)
         drift = estimate_drift(sperm, self.calibration.fps)
         measured = subtract_drift(sperm, drift) if self.drift else sperm
-        kin = grade(measure(measured, self.calibration, params=self.kinematics),
-                    params=self.grading)  # fmt: skip
+        kin = measure(measured, self.calibration, params=self.kinematics)
+        if activity is not None and len(kin):
+            fla = track_flagellum(sperm, activity[is_sperm], fps=self.calibration.fps,
+                                  window_s=self.kinematics.progression_window_s)  # fmt: skip
+            kin["flagellum"] = kin["track_id"].map(fla).astype(float)
+        kin = grade(kin, params=self.grading)
         per_frame = np.bincount(detections.loc[detections["cls"] == 0, "frame"] - detections["frame"].min(),
                                 minlength=n_frames) if len(detections) else np.zeros(n_frames)  # fmt: skip
         summary = summarise(

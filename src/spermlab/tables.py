@@ -69,6 +69,7 @@ KINEMATICS: Schema = {
     "bcf": "float64",
     "mad": "float64",
     "progression": "float64",
+    "flagellum": "float64",
     "grade": "object",
 }
 
@@ -76,7 +77,8 @@ KINEMATICS: Schema = {
 #: a track shorter than its averaging window). Every other column must be finite.
 _NULLABLE: dict[int, frozenset[str]] = {
     id(KINEMATICS): frozenset(
-        {"vcl", "vsl", "vap", "lin", "str", "wob", "alh", "alh_max", "bcf", "mad", "progression"}
+        {"vcl", "vsl", "vap", "lin", "str", "wob", "alh", "alh_max", "bcf", "mad", "progression",
+         "flagellum"}
     ),
 }
 

@@ -29,6 +29,16 @@ def test_a_head_swinging_in_place_is_non_progressive_not_immotile():
         GradingParams(active_alh_um=0)
 
 
+def test_a_beating_flagellum_beside_a_still_head_is_non_progressive():
+    k = _kin([1.0, 1.0, 1.0, 1.0, 30.0, 10.0], [0.5] * 4 + [40.0, 12.0])
+    k["flagellum"] = [7.99, 8.0, np.nan, 50.0, 50.0, 0.0]
+    assert grade(k)["grade"].tolist() == ["d", "c", "d", "c", "a", "b"]
+    head_only = grade(k, params=GradingParams(use_flagellum=False))["grade"].tolist()
+    assert head_only == ["d", "d", "d", "d", "a", "b"]  # a and b never depend on it
+    with pytest.raises(ValueError, match="flagellum_um2"):
+        GradingParams(flagellum_um2=0)
+
+
 def test_grade_does_not_mutate_and_validates_params():
     k = _kin([30.0], [40.0])
     before = k.copy()

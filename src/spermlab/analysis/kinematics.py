@@ -21,6 +21,9 @@ PROG   progression (the quantity WHO 2021 grades on, "space gained"): the mean o
        sliding windows of ``progression_window_s`` (1 s) of the straight-line
        displacement across the window divided by its duration (µm/s); for a track
        shorter than the window, its VSL
+FLA    ``flagellum``, flagellar activity (µm²): the area beside the head that the
+       flagellum moves, from the video (:mod:`spermlab.analysis.flagellum`); NaN from
+       :func:`measure`, which sees positions only; the pipeline fills it
 =====  ====================================================================================
 
 The average path (VAP, ALH, BCF) is adaptive by default, as in commercial CASA systems
@@ -321,7 +324,8 @@ def measure(
             progression_window_s=params.progression_window_s, adaptive=params.adaptive,
         )  # fmt: skip
         rows.append({"track_id": tid, "n_points": len(g),
-                     "duration_s": (frames[-1] - frames[0]) / calibration.fps, **k, "grade": ""})  # fmt: skip
+                     "duration_s": (frames[-1] - frames[0]) / calibration.fps, **k,
+                     "flagellum": np.nan, "grade": ""})  # fmt: skip
     if not rows:
         return empty(KINEMATICS)
     return validate(pd.DataFrame(rows), KINEMATICS, name="Kinematics")

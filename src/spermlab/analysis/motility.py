@@ -7,9 +7,11 @@ grade  name                    rule in spermlab
 =====  ======================  ===================================================
 a      rapid progressive       progression >= 25 µm/s
 b      slow progressive        5 µm/s <= progression < 25 µm/s
-c      non-progressive         progression < 5 µm/s and the head moves actively:
-                               VAP >= ``immotile_vap_um_s`` or ALH >= ``active_alh_um``
-d      immotile                progression < 5 µm/s, VAP and ALH below those
+c      non-progressive         progression < 5 µm/s and the cell moves: the head
+                               (VAP >= ``immotile_vap_um_s`` or ALH >=
+                               ``active_alh_um``) or the flagellum (flagellar
+                               activity >= ``flagellum_um2``)
+d      immotile                progression < 5 µm/s, no movement of head or flagellum
 =====  ======================  ===================================================
 
 *Progression* is the WHO "space gained": the mean straight-line displacement per second
@@ -30,6 +32,20 @@ kinematics.csv) have ALH of 0.015 µm median and 0.23 µm at the 99th percentile
 0.75 µm sits between localisation noise and a weak beat.
 Drift must be removed first (:mod:`spermlab.analysis.drift`), or a drifting dead cell
 is graded motile.
+
+*The flagellum.* WHO 2021 counts "a flagellar beat that hardly displaces the head" as
+non-progressive, so a cell stuck by its head but beating is c, not d. The head path
+cannot see it; the ``flagellum`` column (:mod:`spermlab.analysis.flagellum`: the area
+beside the head that moves, µm², connected to the head, in the median frame of each 1-s
+window) can. ``flagellum_um2`` = 8 µm² is the smallest beat counted: a midpiece-length
+(4 µm) stretch of a 1-µm-wide flagellum displaced by more than its width between two
+frames 0.04 s apart shows about twice its area (where it left and where it arrived).
+Dead cells, whose tails only jiggle and drift (removed by the measure's rigid-shift
+step), stay below: 95 % of simulated dead cells measured under 6 µm² on the development
+simulations (``benchmarks/flagellum_simulated.py --dev``), which were not used to score
+it. Tracks with no measurement (NaN: crowded, at the border, or a table from positions
+alone) are graded by the head path as before. ``use_flagellum=False`` grades by the head
+path only (for comparison, and for recordings where the flagellum is not visible).
 
 Concentration (10^6/mL) = mean sperm heads per frame / (field area x chamber depth),
 with area = width x height x um_per_px^2 (µm^2), depth in µm, and 1 mL = 10^12 µm^3:
@@ -78,6 +94,8 @@ class GradingParams:
     progressive_um_s: float = 5.0
     immotile_vap_um_s: float = 4.0
     active_alh_um: float = 0.75
+    flagellum_um2: float = 8.0
+    use_flagellum: bool = True
     min_graded_cells: int = 200
     min_fps: float = 50.0
 
@@ -91,6 +109,8 @@ class GradingParams:
             raise ValueError(f"immotile_vap_um_s must be >= 0, got {self.immotile_vap_um_s}")
         if self.active_alh_um <= 0:
             raise ValueError(f"active_alh_um must be > 0 µm, got {self.active_alh_um}")
+        if self.flagellum_um2 <= 0:
+            raise ValueError(f"flagellum_um2 must be > 0 µm², got {self.flagellum_um2}")
 
 
 def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> pd.DataFrame:
@@ -106,8 +126,9 @@ def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> p
     Returns
     -------
     DataFrame
-        A copy with the ``grade`` column filled. A track whose progression or VAP is
-        undefined (NaN) is graded from what is defined, and immotile if neither is.
+        A copy with the ``grade`` column filled. A track whose progression, VAP, ALH or
+        flagellar activity is undefined (NaN) is graded from what is defined, and
+        immotile if none is.
     """
     p = params or GradingParams()
     k = validate(kinematics, KINEMATICS, name="Kinematics")
@@ -115,6 +136,8 @@ def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> p
     active = (k["vap"].fillna(0.0).to_numpy() >= p.immotile_vap_um_s) | (
         k["alh"].fillna(0.0).to_numpy() >= p.active_alh_um
     )
+    if p.use_flagellum:
+        active |= k["flagellum"].fillna(0.0).to_numpy() >= p.flagellum_um2
     grades = np.where(
         prog >= p.rapid_um_s, "a",
         np.where(prog >= p.progressive_um_s, "b", np.where(active, "c", "d")),

@@ -45,6 +45,10 @@ def _read(path: Path, schema, name: str) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if schema is KINEMATICS:
+        from spermlab.io.results import with_flagellum
+
+        table = with_flagellum(table)
     return validate(table, schema, name=str(path), extra="keep")[list(schema)]
 
 

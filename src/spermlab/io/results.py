@@ -74,5 +74,13 @@ def read_results(folder: str | PathLike[str]) -> dict[str, Any]:
         "summary": json.loads((folder / SUMMARY).read_text(encoding="utf-8")),
         "detections": pd.read_parquet(folder / "detections.parquet"),
         "tracks": pd.read_parquet(folder / "tracks.parquet"),
-        "kinematics": pd.read_parquet(folder / "kinematics.parquet"),
+        "kinematics": with_flagellum(pd.read_parquet(folder / "kinematics.parquet")),
     }
+
+
+def with_flagellum(kinematics: pd.DataFrame) -> pd.DataFrame:
+    """A Kinematics table from before the ``flagellum`` column (spermlab < 0.2), with it
+    added as NaN (not measured), so old results folders still read."""
+    if "flagellum" in kinematics.columns:
+        return kinematics
+    return kinematics.assign(flagellum=float("nan"))

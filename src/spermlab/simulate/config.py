@@ -57,6 +57,8 @@ _FLOAT_FIELDS = (
     "round_cell_concentration",
     "circling_fraction",
     "max_progression_um_s",
+    "stuck_fraction",
+    "brownian_debris_density",
 )
 _OPTIONAL_FIELDS = ("background", "debris_density", "blob_density")
 
@@ -122,6 +124,16 @@ class SimulationConfig:
         instead of nearly straight paths, in [0, 1].
     max_progression_um_s : float
         Upper end of the progression speed of grade a cells (µm/s), 25-300.
+    stuck_fraction : float
+        Fraction of the non-progressive (c) cells whose head is stuck to the glass while
+        the flagellum beats (2-15 Hz, tip amplitude 0.3-10 µm, log-uniform, from barely
+        visible to large): the head does not move at all, only the tail shows that the
+        cell is alive (WHO 2021 grade c). In [0, 1]; 0 draws nothing extra, so the
+        default keeps every earlier seed's video identical.
+    brownian_debris_density : float
+        Small particles (0.4-1 µm radius) diffusing with D = 0.4 µm²/s (Stokes-Einstein
+        for a 0.5-µm particle in water at room temperature), per 1000 µm² of field,
+        0-100; never labelled. 0 draws nothing extra.
     look : {"phase", "brightfield"}
         ``"phase"``: VISEM-like negative phase contrast (bright heads with a glow, dark
         tails, grey background). ``"brightfield"``: SVIA-like dark heads on a light
@@ -153,6 +165,8 @@ class SimulationConfig:
     circling_fraction: float = 0.1
     max_progression_um_s: float = 60.0
     look: str = "phase"
+    stuck_fraction: float = 0.0
+    brownian_debris_density: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.calibration, Calibration):
@@ -198,6 +212,8 @@ class SimulationConfig:
             _check("debris_density", self.debris_density, 0.0, 1000.0)
         if self.blob_density is not None:
             _check("blob_density", self.blob_density, 0.0, 100.0)
+        _check("stuck_fraction", self.stuck_fraction, 0.0, 1.0)
+        _check("brownian_debris_density", self.brownian_debris_density, 0.0, 100.0)
         _check("round_cell_concentration", self.round_cell_concentration, 0.0, 1000.0)
         _check("circling_fraction", self.circling_fraction, 0.0, 1.0)
         _check("max_progression_um_s", self.max_progression_um_s, 25.0, 300.0)

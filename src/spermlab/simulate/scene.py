@@ -70,6 +70,9 @@ FRAME_COLUMNS: tuple[str, ...] = (
 )
 
 ROUND_CELL_D_UM2_S = 0.02
+#: Diffusion of free debris particles (µm²/s): Stokes-Einstein kT / (6 pi eta r) for
+#: r = 0.5 µm in water at 22 °C, 4.1e-21 J / (6 pi 1e-3 Pa s 0.5e-6 m) = 0.43 µm²/s.
+BROWNIAN_DEBRIS_D_UM2_S = 0.43
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,27 @@ def _round_cells(
     x = -m + np.mod(x0[:, None] + np.cumsum(steps[0], axis=1) + dx * t + m, w + 2 * m)
     y = -m + np.mod(y0[:, None] + np.cumsum(steps[1], axis=1) + dy * t + m, h + 2 * m)
     u = config.calibration.um_per_px
-    return x / u, y / u, rng.uniform(1.5, 3.5, n) / u
+    r = rng.uniform(1.5, 3.5, n)
+    if config.brownian_debris_density > 0:  # drawn only when asked: earlier seeds unchanged
+        bx, by, br = _brownian_debris(config, t, rng)
+        x, y, r = np.vstack([x, bx]), np.vstack([y, by]), np.r_[r, br]
+    return x / u, y / u, r / u
+
+
+def _brownian_debris(
+    config: SimulationConfig, t: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Small particles diffusing freely (µm), drawn like round cells of 0.4-1 µm radius."""
+    w, h = config.field_um
+    m = margin_um(config)
+    n = int(rng.poisson(config.brownian_debris_density * (w + 2 * m) * (h + 2 * m) / 1000.0))
+    sd = np.sqrt(2.0 * BROWNIAN_DEBRIS_D_UM2_S * np.diff(t, prepend=t[0]))
+    steps = rng.standard_normal((2, n, t.shape[0])) * sd[None, None, :]
+    dx, dy = config.drift_um_s
+    x0, y0 = rng.uniform(-m, w + m, n), rng.uniform(-m, h + m, n)
+    x = -m + np.mod(x0[:, None] + np.cumsum(steps[0], axis=1) + dx * t + m, w + 2 * m)
+    y = -m + np.mod(y0[:, None] + np.cumsum(steps[1], axis=1) + dy * t + m, h + 2 * m)
+    return x, y, rng.uniform(0.4, 1.0, n)
 
 
 def build_scene(config: SimulationConfig, rng: np.random.Generator) -> Scene:

@@ -28,8 +28,15 @@ By construction:
   ``5 ≤ p < 25``, c if motile with ``p < 5``, d immotile). A cell's grade is drawn first,
   then ``p`` within the grade's range, and ``v`` follows from ``p`` and ``R``.
 
+**Stuck** cells (grade c, a share ``stuck_fraction`` of them) have their head fixed to
+the glass: speed, progression and ALH are 0 and the head only rocks about its axis
+(yaw up to 0.15 rad), while the flagellum beats at 2-15 Hz with a tip amplitude drawn
+log-uniformly from 0.3 µm (barely visible) to 10 µm. WHO 2021 counts such a cell as
+non-progressive ("a flagellar beat that hardly displaces the head"), so only the tail
+tells it from a dead cell.
+
 Immotile cells (grade d) diffuse: Brownian translation with ``D = 0.1 µm²/s`` and
-rotational diffusion ``D_r = 0.02 rad²/s``; they carry no beat
+rotational diffusion ``D_r = 1.4e-4 rad²/s`` (a 50-µm rod); they carry no beat
 (ALH = BCF = beat_hz = 0).
 
 References
@@ -47,7 +54,7 @@ dependence of VCL).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,12 +71,15 @@ __all__ = [
 ]
 
 #: Motion models, one per cell.
-MODELS: tuple[str, ...] = ("progressive", "circling", "nonprogressive", "immotile")
+MODELS: tuple[str, ...] = ("progressive", "circling", "nonprogressive", "stuck", "immotile")
 
 #: Translational diffusion coefficient of immotile cells (µm²/s).
 BROWNIAN_D_UM2_S = 0.1
-#: Rotational diffusion coefficient of immotile cells (rad²/s).
-ROTATIONAL_D_RAD2_S = 0.02
+#: Rotational diffusion coefficient of immotile cells (rad²/s): a whole spermatozoon is a
+#: slender rod (L ≈ 50 µm, d ≈ 0.5 µm), D_r = 3 kT ln(L/d) / (pi eta L^3) = 1.4e-4 rad²/s
+#: in water at 22 °C (Doi & Edwards 1986, eq. 8.92). The earlier 0.02, a free head's,
+#: swung a dead cell's tail tip by 1-2 µm per frame, a beat that no dead cell has.
+ROTATIONAL_D_RAD2_S = 1.4e-4
 
 #: Per grade: (ALH range µm, beat frequency range Hz), uniform draws.
 _BEAT = {
@@ -211,7 +221,7 @@ def sample_population(n: int, config: SimulationConfig, rng: np.random.Generator
         alh[sel] = rng.uniform(a0, a1, int(sel.sum()))
         beat[sel] = rng.uniform(f0, f1, int(sel.sum()))
     yaw = np.minimum(0.35, np.arctan(np.pi * beat * alh / np.maximum(speed, 1.0)))
-    return Population(
+    pop = Population(
         grade=grade,
         model=model,
         progression=np.where(motile, p, 0.0),
@@ -227,6 +237,27 @@ def sample_population(n: int, config: SimulationConfig, rng: np.random.Generator
         tail_wavelength=rng.uniform(20.0, 30.0, n),
         tail_bend=np.where(motile, 0.0, rng.uniform(-0.035, 0.035, n)),
     )
+    if config.stuck_fraction > 0:  # drawn last and only when asked: earlier seeds unchanged
+        pop = _stick(pop, config.stuck_fraction, rng)
+    return pop
+
+
+def _stick(pop: Population, fraction: float, rng: np.random.Generator) -> Population:
+    """Turn a share of the grade-c cells into stuck cells (head fixed, tail beating)."""
+    n = len(pop)
+    stuck = (pop.grade == "c") & (rng.random(n) < fraction)
+    beat = rng.uniform(2.0, 15.0, n)
+    amp = np.exp(rng.uniform(np.log(0.3), np.log(10.0), n))
+    yaw = rng.uniform(0.0, 0.15, n)
+
+    def put(old: np.ndarray, new: np.ndarray | float) -> np.ndarray:
+        return np.where(stuck, new, old)
+
+    return replace(
+        pop, model=put(pop.model, "stuck").astype(object), progression=put(pop.progression, 0.0),
+        speed=put(pop.speed, 0.0), alh=put(pop.alh, 0.0), beat_hz=put(pop.beat_hz, beat),
+        yaw=put(pop.yaw, yaw), tail_amp=put(pop.tail_amp, amp),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

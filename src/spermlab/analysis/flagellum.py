@@ -91,11 +91,14 @@ class FlagellumParams:
     def __post_init__(self) -> None:
         for name in ("outer_um", "lag_s", "k_sigma", "bin_um"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"FlagellumParams.{name} must be > 0, got {getattr(self, name)}")
+                raise ValueError(
+                    f"FlagellumParams.{name} must be > 0, got {getattr(self, name)}")
         if self.head_margin_um < 0:
-            raise ValueError(f"FlagellumParams.head_margin_um must be >= 0, got {self.head_margin_um}")
+            raise ValueError(
+                f"FlagellumParams.head_margin_um must be >= 0, got {self.head_margin_um}")
         if not 0 < self.min_free_share <= 1:
-            raise ValueError(f"FlagellumParams.min_free_share must be in (0, 1], got {self.min_free_share}")
+            raise ValueError(
+                f"FlagellumParams.min_free_share must be in (0, 1], got {self.min_free_share}")
 
 
 class FlagellumMeter:
@@ -182,7 +185,8 @@ class FlagellumMeter:
         past = self._past[0] if len(self._past) == self.lag else None
         sampled = frame % self.every == 0
         grad = None
-        if sampled and past is not None and past[0] == frame - self.lag and past[1].shape == binned.shape:
+        lagged = past is not None and past[0] == frame - self.lag and past[1].shape == binned.shape
+        if sampled and lagged:
             grad = np.gradient(binned)
             if past[3] is None:
                 past[3] = np.gradient(past[1])

@@ -55,7 +55,7 @@ _PCT_KEYS = (("a", "rapid"), ("b", "slow"), ("c", "non_progressive"), ("d", "imm
 _KIN_COLUMNS = (("vcl", "VCL", "µm/s"), ("vsl", "VSL", "µm/s"), ("vap", "VAP", "µm/s"),
                 ("lin", "LIN", ""), ("str", "STR", ""), ("wob", "WOB", ""),
                 ("alh", "ALH", "µm"), ("bcf", "BCF", "Hz"), ("mad", "MAD", "°"),
-                ("progression", "progression", "µm/s"))  # fmt: skip
+                ("progression", "progression", "µm/s"), ("flagellum", "flagellum", "µm²"))  # fmt: skip
 
 SourceLike = str | PathLike[str] | FrameSource
 
@@ -197,9 +197,12 @@ def build_context(data: ReportData, *, source: SourceLike | None = None) -> dict
     width, height = int(s["input"].get("width", 0)), int(s["input"].get("height", 0))
     if width <= 0 or height <= 0:
         width, height = _size_from_tracks(data.tracks)
-    image, frame_note = background_frame(s, source=source, width=width, height=height)
+    stream = _resolve_source(s, source)
+    image, frame_note = background_frame(s, source=stream if stream is not None else source,
+                                         width=width, height=height)  # fmt: skip
+    cells = _gallery(data, stream)
     svg = track_overlay_svg(data.tracks, data.kinematics, width=width, height=height,
-                            background=image)  # fmt: skip
+                            background=image, links={c.track_id for c in cells})  # fmt: skip
     return {
         "title": _sample_name(s),
         "summary": s,
@@ -214,6 +217,9 @@ def build_context(data: ReportData, *, source: SourceLike | None = None) -> dict
         "grade_stats": grade_statistics(data.kinematics),
         "kin_columns": _KIN_COLUMNS,
         "track_rows": _track_rows(data),
+        "gallery": cells,
+        "grade_names": list(GRADES.items()),
+        "gallery_note": _gallery_note(data, cells, stream),
         "provenance": _provenance(s),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %z"),
     }
@@ -269,6 +275,48 @@ def background_frame(
         raise ValueError(f"{source.path}: frames are {w}x{h} px, but the analysed recording was "
                          f"{width}x{height} px; wrong source?")  # fmt: skip
     return frame.image, f"frame {frame.index} of {source.path}"
+
+
+def _resolve_source(summary: dict[str, Any], source: SourceLike | None) -> FrameSource | None:
+    """The recording as a FrameSource: ``source`` or the recorded input; None if it is gone."""
+    from spermlab.io.open import open_source
+
+    if source is not None and not isinstance(source, (str, os.PathLike)):
+        return source
+    if source is None:
+        path = summary.get("input", {}).get("path")
+        if not path or not Path(path).exists():
+            return None
+        source = path
+    if not Path(source).exists():
+        raise FileNotFoundError(f"{source}: no such recording")
+    return open_source(source, fps=summary.get("calibration", {}).get("fps"))
+
+
+def _gallery(data: ReportData, stream: FrameSource | None) -> list:
+    """The cell gallery, from one more pass over the recording (none without it)."""
+    from spermlab.report.gallery import cell_gallery
+
+    if stream is None or data.kinematics.empty:
+        return []
+    um = float(data.summary["calibration"]["um_per_px"])
+    frames = iter(stream)
+    try:
+        fps = float(data.summary["calibration"]["fps"])
+        return cell_gallery(frames, data.tracks, data.kinematics, um_per_px=um, fps=fps)
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()
+
+
+def _gallery_note(data: ReportData, cells: list, stream: FrameSource | None) -> str:
+    n = int(data.kinematics["grade"].isin(list(GRADES)).sum())
+    if stream is None:
+        return "The recording was not found, so the cells cannot be shown; pass --source to `spermlab report`."
+    if len(cells) < n:
+        return f"Showing {len(cells)} of {n} graded cells, a share of each grade in proportion."
+    return f"All {n} graded cells."
 
 
 def grade_statistics(kinematics: pd.DataFrame) -> list[dict[str, Any]]:

@@ -69,8 +69,10 @@ def _paths(x: np.ndarray, y: np.ndarray, frames: np.ndarray) -> tuple[str, str]:
 def _title(tid: int, grade: str | None, kin: dict | None, n: int) -> str:
     if grade is None or kin is None:
         return f"track {tid}: not graded ({n} frames)"
+    fla = kin.get("flagellum", float("nan"))
+    fla_text = f"; flagellum {fla:.1f} µm²" if fla == fla else ""
     return (f"track {tid}: grade {grade} ({GRADES[grade]}); VCL {kin['vcl']:.1f}, "
-            f"VSL {kin['vsl']:.1f}, VAP {kin['vap']:.1f} µm/s; {n} frames")  # fmt: skip
+            f"VSL {kin['vsl']:.1f}, VAP {kin['vap']:.1f} µm/s{fla_text}; {n} frames")  # fmt: skip
 
 
 def track_overlay_svg(
@@ -81,6 +83,7 @@ def track_overlay_svg(
     height: int,
     background: np.ndarray | None = None,
     labels: bool = True,
+    links: set[int] | None = None,
 ) -> str:
     """Every sperm track drawn over a frame, coloured by grade, as an ``<svg>`` element.
 
@@ -96,6 +99,9 @@ def track_overlay_svg(
         The frame to draw on; a blank grey canvas when omitted.
     labels : bool, default True
         Write each graded track's id next to its last position.
+    links : set of int, optional
+        Tracks that link to their card in the report's cell gallery (``#cell-ID``):
+        clicking the track shows the cell.
 
     Returns
     -------
@@ -121,7 +127,10 @@ def track_overlay_svg(
         grade = grade_of.get(int(tid))
         x, y = t["x"].to_numpy(), t["y"].to_numpy()
         title = _title(int(tid), grade, kin_of.get(int(tid)), len(t))
-        parts.append(_track_element(int(tid), grade, t, title))
+        element = _track_element(int(tid), grade, t, title)
+        if links and int(tid) in links:
+            element = f'<a href="#cell-{int(tid)}">{element}</a>'
+        parts.append(element)
         if labels and grade:
             texts.append(f'<text x="{x[-1] + 4:.1f}" y="{y[-1] - 4:.1f}" '
                          f'fill="{GRADE_COLOURS[grade]}">{int(tid)}</text>')  # fmt: skip

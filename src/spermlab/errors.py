@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from os import PathLike
 
-__all__ = ["FormatError"]
+__all__ = ["FormatError", "OutputError", "UsageError"]
 
 
 class FormatError(ValueError):
@@ -53,3 +53,14 @@ class FormatError(ValueError):
 
 def _rebuild(path: str, message: str, line_no: int | None, line: str | None) -> FormatError:
     return FormatError(path, message, line_no=line_no, line=line)
+
+
+class UsageError(ValueError):
+    """The command line asks for something that cannot work: an option's value, or two
+    options that do not go together. The CLI exits with code 2 (bad input files exit 1).
+    The message names the command-line flag."""
+
+
+class OutputError(UsageError):
+    """An output path that cannot be written as asked (a file where a folder is needed, a
+    folder holding someone else's files, no permission, another run writing there)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -124,8 +124,10 @@ class Pipeline:
         state = {"detector": self.detector}
         meter = FlagellumMeter(self.calibration, self.flagellum) if self.flagellum else None
         activity: list[np.ndarray] = []
-        n_frames = 0
+        n_frames, first, last = 0, None, None
         for frame, dets in detect_frames(state, frames if frames is not None else source):
+            first = frame.index if first is None else first
+            last = frame.index
             det_cols.append(dets)
             trk_cols.append(linker.update(dets, frame=frame.index))
             if meter is not None:  # the frame is at hand: measure the flagella now (one pass)
@@ -137,10 +139,13 @@ class Pipeline:
         if n_frames == 0:
             raise ValueError(f"{source.path}: no frames to analyse")
         per_row = np.concatenate(activity) if activity else None
-        return self._finish(source, det_cols.table(), trk_cols.table(), n_frames, state["detector"],
-                            per_row)  # fmt: skip
+        return self._finish(source, det_cols.table(), trk_cols.table(), (first, last, n_frames),
+                            state["detector"], per_row)  # fmt: skip
 
-    def _finish(self, source, detections, tracks, n_frames, detector, activity=None) -> AnalysisResult:
+    def _finish(self, source, detections, tracks, span, detector, activity=None) -> AnalysisResult:
+        from spermlab.report.quality import assess
+
+        first, last, n_frames = span
         is_sperm = (tracks["cls"] == 0).to_numpy()
         sperm = tracks[is_sperm].reset_index(drop=True)
         drift = estimate_drift(sperm, self.calibration.fps)
@@ -151,14 +156,18 @@ class Pipeline:
                                   window_s=self.kinematics.progression_window_s)  # fmt: skip
             kin["flagellum"] = kin["track_id"].map(fla).astype(float)
         kin = grade(kin, params=self.grading)
-        per_frame = np.bincount(detections.loc[detections["cls"] == 0, "frame"] - detections["frame"].min(),
-                                minlength=n_frames) if len(detections) else np.zeros(n_frames)  # fmt: skip
+        n_sperm = int((detections["cls"] == 0).sum())  # frames analysed: a folder may skip some
         summary = summarise(
             kin, self.calibration,
-            mean_heads_per_frame=float(np.mean(per_frame[:n_frames])),
+            mean_heads_per_frame=n_sperm / n_frames,
             n_frames=n_frames, width=source.width, height=source.height,
-            params=self.grading, parameters=self.parameters(detector), input_info=_input_info(source),
+            params=self.grading, parameters=self.parameters(detector),
+            input_info={**_input_info(source), "first_frame": int(first), "last_frame": int(last),
+                        "missing_frames": int(last - first + 1 - n_frames)},
         )  # fmt: skip
+        quality = assess(summary.to_dict(), detections=detections, tracks=tracks, drift=drift,
+                         kinematics=kin)  # fmt: skip
+        summary = replace(summary, quality=quality.to_dict())
         return AnalysisResult(detections, tracks, kin, drift, summary, source.width, source.height)
 
 

@@ -33,7 +33,11 @@ def test_convert_round_trip_visem_mot_coco(data_dir, tmp_path, capsys):
     src = data_dir / "visem_tracking" / "11"
     mot = tmp_path / "11.txt"
     assert main(["convert", str(src), "--to", "mot", "--out", str(mot), "--quiet"]) == 0
-    assert main(["convert", str(mot), "--to", "visem", "--out", str(tmp_path / "v"), "--stem", "11"]) == 0
+    # a MOT file does not record the frame size: it is asked for, not assumed
+    assert main(["convert", str(mot), "--to", "visem", "--out", str(tmp_path / "v"), "--stem", "11"]) == 2
+    assert "--width and --height" in capsys.readouterr().err
+    assert main(["convert", str(mot), "--to", "visem", "--out", str(tmp_path / "v"), "--stem", "11",
+                 "--width", "640", "--height", "480"]) == 0
     assert main(["convert", str(src), "--boxes", "--to", "coco", "--out", str(tmp_path / "c.json")]) == 0
     capsys.readouterr()
     # the converted tracks score perfectly against the original, classes included

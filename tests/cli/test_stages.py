@@ -34,10 +34,15 @@ def test_stage_verbs_chain_to_the_same_result_as_analyze(sample, tmp_path, capsy
 
 def test_stage_verbs_refuse_missing_calibration_and_bad_files(sample, tmp_path, capsys):
     d = tmp_path / "det.csv"
-    assert main(["detect", str(sample), "--out", str(d), "--quiet"]) == 1
+    assert main(["detect", str(sample), "--out", str(d), "--quiet"]) == 2  # bad usage
     assert "--um-per-px" in capsys.readouterr().err
     assert main(["detect", str(sample), "--out", str(d), "--preset", "visem", "--quiet"]) == 0
-    assert main(["track", str(d), "--out", str(tmp_path / "t.csv"), "--quiet"]) == 1
+    # the calibration travels with the table (det.csv.json): track needs no flags again
+    assert main(["track", str(d), "--out", str(tmp_path / "t.csv"), "--quiet"]) == 0
+    meta = json.loads((tmp_path / "t.csv.json").read_text())["calibration"]
+    assert meta["fps"] == 50.0 and meta["sources"]["fps"] == "file (via det.csv)"
+    (tmp_path / "det.csv.json").unlink()
+    assert main(["track", str(d), "--out", str(tmp_path / "t.csv"), "--quiet"]) == 2
     assert "--preset" in capsys.readouterr().err
     pd.DataFrame({"frame": [0], "x": [1.0]}).to_csv(tmp_path / "bad.csv", index=False)
     assert main(["track", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "t.csv"),

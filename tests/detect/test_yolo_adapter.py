@@ -54,6 +54,7 @@ def test_missing_extra_names_the_pip_command(tmp_path, capsys, monkeypatch):
     from PIL import Image
 
     Image.fromarray(np.full((48, 64), 90, np.uint8)).save(frames / "f_frame_0.png")
+    (tmp_path / "w.pt").write_bytes(b"not read: the import fails first")
     code = main(["analyze", str(frames), "--preset", "visem", "--detector", "yolo", "--weights",
                  str(tmp_path / "w.pt"), "--out", str(tmp_path / "r"), "--quiet"])  # fmt: skip
     assert code == 1  # .pt weights need torch; the shipped .onnx model does not

@@ -188,9 +188,9 @@ def test_classes_are_matched_separately():
     c0, c1 = r.for_class(0), r.for_class(1)
     assert (c0.tp, c0.fp, c0.fn) == (2, 1, 0)  # right box, wrong class: FP of class 0
     assert (c1.tp, c1.fp, c1.fn) == (0, 0, 1)  # ... and a miss of class 1
-    assert (r.tp, r.fp, r.fn) == (2, 1, 1)
+    assert (r.tp, r.fp, r.fn) == (2, 1, 0)  # "all": the class the prediction holds (0)
     assert c0.ap50 == 1.0 and c1.ap50 == 0.0
-    assert r.ap50 == 0.5  # mean over classes present in the ground truth
+    assert r.ap50 == 1.0  # class 1 is never predicted: scored in its own row, not in "all"
     assert c1.name == "cluster"
     with pytest.raises(KeyError):
         r.for_class(2)
@@ -198,7 +198,8 @@ def test_classes_are_matched_separately():
 
 def test_class_missing_from_predictions_and_from_ground_truth():
     # class 0: perfect; class 1: ground truth only (AP 0); class 2: predictions only
-    # (AP undefined, left out of the mean as COCO does).
+    # (AP undefined, left out of the mean as COCO does). "all" covers the classes the
+    # prediction holds (0 and 2): class 1, never predicted, is scored in its own row only.
     gt = boxes(grid(3, cls=0) + grid(2, frame=1, cls=1))
     pred = boxes(grid(3, cls=0) + grid(2, frame=5, cls=2), score=[0.9] * 5)
     r = evaluate_detections(pred, gt)
@@ -206,7 +207,8 @@ def test_class_missing_from_predictions_and_from_ground_truth():
     assert r.for_class(1).ap50 == 0.0 and r.for_class(1).recall == 0.0
     assert math.isnan(r.for_class(1).precision)
     assert math.isnan(r.for_class(2).ap50) and r.for_class(2).precision == 0.0
-    assert r.ap50 == 0.5 and r.ap50_95 == 0.5
+    assert r.ap50 == 1.0 and r.ap50_95 == 1.0
+    assert (r.overall.n_gt, r.overall.recall) == (3, 1.0)
 
 
 def test_classes_argument_restricts():

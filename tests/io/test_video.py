@@ -201,7 +201,7 @@ def test_user_fps_type(tmp_path):
 )
 def test_file_fps_out_of_range_needs_override(tmp_path, name, codec, pix_fmt, rate, shown):
     path = write_video(tmp_path / name, n=5, codec=codec, pix_fmt=pix_fmt, rate=rate)
-    expected = rf"{name}: frame rate {shown} fps is outside \[1, 1000\]; pass fps="
+    expected = rf"{name}: frame rate {shown} fps is outside \[1, 1000\]; pass --fps \(in Python: fps=\)"
     with pytest.raises(FormatError, match=expected):
         VideoReader(path)
     reader = VideoReader(path, fps=10)

@@ -191,6 +191,10 @@ class SampleResult:
         Every parameter of every stage.
     warnings : list of str
         Quality warnings (few cells, low frame rate, preset calibration...).
+    quality : dict
+        The one verdict on the result (:func:`spermlab.report.quality.assess`): ``level``
+        (ok, caution or fail), every finding in ``checks``, the numbers behind them, and
+        what passed. The console, ``--json`` and the report all show this.
     reference_limits : dict
         WHO 2021 lower reference limits.
     """
@@ -208,6 +212,7 @@ class SampleResult:
     reference_limits: dict[str, float] = field(default_factory=lambda: dict(WHO_2021_LOWER_LIMITS))
     input: dict[str, Any] = field(default_factory=dict)
     software: dict[str, str] = field(default_factory=dict)
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -291,10 +296,15 @@ def _warnings(n: int, cal: Calibration, p: GradingParams, conc: float | None) ->
     if cal.fps < p.min_fps:
         out.append(f"frame rate {cal.fps:g} fps is below {p.min_fps:g} fps: VCL, ALH and BCF "
                    "are underestimated")  # fmt: skip
-    presets = sorted({s for s in cal.sources.values() if s.startswith("preset:")})
-    if presets:
-        out.append(f"calibration from {', '.join(presets)}: velocities and grades scale with "
-                   "um_per_px; measure your own microscope's scale if you can")  # fmt: skip
+    scale = cal.sources.get("um_per_px", "")
+    if scale.startswith("preset:"):
+        out.append(f"image scale (um_per_px) from {scale}: velocities and grades scale with it; "
+                   "measure your own microscope's scale (--um-per-px) if you can")  # fmt: skip
+    others = [k for k, v in cal.sources.items() if k != "um_per_px" and str(v).startswith("preset:")]
+    if others:
+        names = {"fps": "frame rate (fps)", "chamber_depth_um": "chamber depth (chamber_depth_um)"}
+        out.append(f"{' and '.join(names.get(k, k) for k in others)} from "
+                   f"{cal.sources[others[0]]}, not from you or the file")  # fmt: skip
     if conc is None:
         out.append("no chamber depth: concentration not computed")
     return out

@@ -15,7 +15,7 @@ from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from spermlab.calibration import CalibrationError
-from spermlab.errors import FormatError
+from spermlab.errors import FormatError, UsageError
 
 T = TypeVar("T")
 
@@ -69,8 +69,24 @@ def progress_iter(items: Iterable[T], *, total: int | None, label: str, quiet: b
 
 
 def emit_json(data: Any) -> None:
-    """Write ``data`` as indented JSON on stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """Write ``data`` as indented, strictly valid JSON on stdout (NaN and infinity as null)."""
+    sys.stdout.write(json.dumps(_finite(data), indent=2, default=str, allow_nan=False) + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 class Failed(Exception):
@@ -83,21 +99,43 @@ def run(argv: list[str]) -> int:
     Usage errors are Typer's own (exit 2); bad input and failed analyses exit 1 with a
     one-paragraph message naming the file, line and expectation.
     """
+    from rich.markup import escape
+
     try:
         app(args=argv, prog_name="spermlab", standalone_mode=True)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except (FormatError, CalibrationError, FileNotFoundError, Failed, ValueError, ImportError) as e:
-        from rich.markup import escape
-
+    except UsageError as e:
         stderr.print(f"[bold red]error:[/] {escape(str(e))}", markup=True, highlight=False,
+                     soft_wrap=True)  # fmt: skip
+        return 2
+    except (FormatError, CalibrationError, OSError, Failed, ValueError, ImportError) as e:
+        stderr.print(f"[bold red]error:[/] {escape(_message(e))}", markup=True, highlight=False,
                      soft_wrap=True)  # fmt: skip
         return 1
     return 0
 
 
+def _message(e: BaseException) -> str:
+    """The error's message; an OS error as "PATH: what went wrong", not a bare [Errno 2]."""
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"{e.filename}: {e.strerror.lower()}"
+    return str(e)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from spermlab import __version__
+
+        typer.echo(f"spermlab {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     """Computer-assisted sperm analysis (CASA) for phase-contrast microscopy videos."""
 
 
@@ -107,11 +145,19 @@ DETECTOR_HELP = ("spermnet (default: the learned model shipped with spermlab, or
                  "or --weights FILE.onnx; FILE.pt needs spermlab[yolo]).")
 
 
-def check_detector(kind: str, model: Path | None = None) -> None:
-    """``typer.BadParameter`` unless ``kind`` is a detector name (and a model goes with spermnet)."""
+def check_detector(kind: str, model: Path | None = None, weights: Path | None = None) -> None:
+    """``typer.BadParameter`` unless ``kind`` is a detector name, a model goes with spermnet,
+    weights go with yolo, and the named model file exists (checked before any work)."""
     if kind not in DETECTORS:
         raise typer.BadParameter(f"expected one of {', '.join(DETECTORS)}, got {kind!r}",
                                  param_hint="--detector")  # fmt: skip
+    if weights is not None and kind != "yolo":
+        raise typer.BadParameter(f"--weights is a YOLO model, for --detector yolo, not --detector "
+                                 f"{kind} (a SpermNet model is --detector-model)",
+                                 param_hint="--weights")  # fmt: skip
+    for flag, f in (("--weights", weights), ("--detector-model", model)):
+        if f is not None and not Path(f).is_file():
+            raise typer.BadParameter(f"{f}: no such model file", param_hint=flag)
     if model is not None and kind != "spermnet":
         raise typer.BadParameter(f"--detector-model is a SpermNet .onnx file, not for --detector {kind} "
                                  "(YOLO takes --weights)", param_hint="--detector-model")  # fmt: skip

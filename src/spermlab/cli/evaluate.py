@@ -24,16 +24,87 @@ def _table_print(df: pd.DataFrame, title: str) -> None:
     from rich.table import Table
 
     if len(df.columns) > 8:  # wide tables read better transposed: one metric per line
-        body = {"metric": [str(c) for c in df.columns]}
-        for i, row in enumerate(df.itertuples(index=False)):
-            body[f"row {i}" if len(df) > 1 else "value"] = list(row)
+        label = "name" if "name" in df.columns else ("column" if "column" in df.columns else None)
+        names = [str(v) for v in df[label]] if label and len(df) > 1 else ["value"] * len(df)
+        metrics = [c for c in df.columns if c != label or len(df) == 1]
+        body = {"metric": [str(c) for c in metrics]}
+        for name, (_, row) in zip(names, df[metrics].iterrows(), strict=True):
+            body[name] = list(row)
         df = pd.DataFrame(body)
     t = Table(title=title)
     for c in df.columns:
         t.add_column(str(c))
     for row in df.itertuples(index=False):
-        t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in row])
+        t.add_row(*[_cell(v) for v in row])
     Console().print(t)
+
+
+def _cell(v) -> str:
+    """A table cell: integers as integers, 4 significant digits, an em dash for missing."""
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return "—"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e9:
+        return str(int(v))
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _same_frames(pred: pd.DataFrame, gt: pd.DataFrame, pred_path: Path, gt_path: Path) -> pd.DataFrame:
+    """The ground truth over the prediction's frame span; an error when they do not overlap."""
+    lo, hi = int(pred["frame"].min()), int(pred["frame"].max())
+    inside = gt[(gt["frame"] >= lo) & (gt["frame"] <= hi)].reset_index(drop=True)
+    if inside.empty:
+        from spermlab.errors import FormatError
+
+        raise FormatError(pred_path, f"covers frames {lo}-{hi}, but {gt_path} has boxes in frames "
+                          f"{int(gt['frame'].min())}-{int(gt['frame'].max())} only: no frame to "
+                          "compare (are both numbered the same way?)")  # fmt: skip
+    if len(inside) < len(gt):
+        import logging
+
+        logging.getLogger("spermlab.cli").info("scored on frames %d-%d, the prediction's span", lo, hi)
+    return inside
+
+
+def _nonempty(table: pd.DataFrame, path: Path, flag: str) -> pd.DataFrame:
+    """Refuse to score an empty side: nothing to compare is an error, not a 0 or a NaN."""
+    if table.empty:
+        from spermlab.errors import FormatError
+
+        raise FormatError(path, f"holds no boxes ({flag}); there is nothing to score. Is it the "
+                          "right folder, and did the analysis that wrote it finish?")  # fmt: skip
+    return table
+
+
+def _hint_if_few(n_pred: int, n_gt: int) -> None:
+    import logging
+
+    if n_pred < 0.1 * n_gt:
+        logging.getLogger("spermlab.cli").warning(
+            "the prediction has %d boxes against %d in the ground truth (under 10 %%): the "
+            "detector misses almost everything; check its polarity and scale (bright heads or "
+            "dark, --um-per-px) or try another detector", n_pred, n_gt)
+
+
+def _read_csv(path: Path, flag: str) -> pd.DataFrame:
+    if path.is_dir() and (path / "semen_analysis_data.csv").is_file():
+        path = path / "semen_analysis_data.csv"  # the VISEM clinical folder
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder; expected a CSV file with one row per "
+                                 "sample (or the VISEM clinical folder)", param_hint=flag)  # fmt: skip
+    if not path.is_file():
+        raise typer.BadParameter(f"{path}: no such file", param_hint=flag)
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.lstrip(b"\xef\xbb\xbf").startswith(b"ID;"):  # a VISEM clinical CSV
+        from spermlab.io.visem import read_clinical
+
+        return read_clinical(path).rename(columns={"participant_id": "id"})
+    try:
+        return pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as e:
+        from spermlab.errors import FormatError
+
+        raise FormatError(path, f"expected a CSV table with a header row: {e}") from None
 
 
 @evaluate_app.command("detection")
@@ -55,8 +126,11 @@ def detection(
     setup_logging(quiet)
     if match not in ("distance", "iou"):
         raise typer.BadParameter(f"expected 'distance' or 'iou', got {match!r}", param_hint="--match")
-    res = evaluate_detections(read_boxes(pred), read_boxes(gt), match=match, max_distance=max_distance,
+    p_boxes, g_boxes = _nonempty(read_boxes(pred), pred, "--pred"), _nonempty(read_boxes(gt), gt, "--gt")
+    g_boxes = _same_frames(p_boxes, g_boxes, pred, gt)
+    res = evaluate_detections(p_boxes, g_boxes, match=match, max_distance=max_distance,
                               iou_threshold=iou, score_threshold=score_threshold)  # fmt: skip
+    _hint_if_few(len(p_boxes), len(g_boxes))
     if out is not None:
         from spermlab.evaluate.plots import plot_pr_curve
         from spermlab.io.atomic import write_table
@@ -90,8 +164,10 @@ def tracking(
     if similarity not in ("distance", "iou"):
         raise typer.BadParameter(f"expected 'distance' or 'iou', got {similarity!r}",
                                  param_hint="--similarity")  # fmt: skip
-    res = evaluate_tracking(read_boxes(pred, tracks=True), read_boxes(gt, tracks=True),
-                            similarity=similarity, zero_distance=zero_distance)  # fmt: skip
+    p_tr = _nonempty(read_boxes(pred, tracks=True), pred, "--pred")
+    g_tr = _same_frames(p_tr, _nonempty(read_boxes(gt, tracks=True), gt, "--gt"), pred, gt)
+    res = evaluate_tracking(p_tr, g_tr, similarity=similarity, zero_distance=zero_distance)
+    _hint_if_few(len(p_tr), len(g_tr))
     if out is not None:
         from spermlab.io.atomic import write_table
 
@@ -112,6 +188,8 @@ def agreement_cmd(
     ref: Path = typer.Option(..., "--ref", help="CSV of the reference values."),
     on: str = typer.Option("id", help="Column that identifies a sample in both files."),
     columns: Optional[str] = typer.Option(None, help="Comma-separated columns (default: all shared numeric)."),
+    only_shared: bool = typer.Option(False, "--only-shared", help="Compare the samples in both files; leave out the others."),
+    drop_missing: bool = typer.Option(False, "--drop-missing", help="Drop pairs with a missing value instead of failing."),
     out: Optional[Path] = OutOpt, json_out: bool = JsonOption, quiet: bool = QuietOption,
 ) -> None:
     """MAE, RMSE, Pearson r, Spearman, Lin's CCC, Bland-Altman and ZeroR per column.
@@ -121,9 +199,15 @@ def agreement_cmd(
     from spermlab.evaluate.agreement import agreement_table, bland_altman
 
     setup_logging(quiet)
-    p, r = pd.read_csv(pred), pd.read_csv(ref)
+    p, r = _read_csv(pred, "--pred"), _read_csv(ref, "--ref")
+    for df, path, flag in ((p, pred, "--pred"), (r, ref, "--ref")):
+        if on not in df.columns:
+            raise typer.BadParameter(f"{path} has no column {on!r} to join on (columns: "
+                                     f"{', '.join(map(str, df.columns))}); name it with --on",
+                                     param_hint=flag)  # fmt: skip
     cols = columns.split(",") if columns else None
-    table = agreement_table(p, r, on=on, columns=cols)
+    table = agreement_table(p, r, on=on, columns=cols, nan_policy="omit" if drop_missing else "raise",
+                            unmatched="ignore" if only_shared else "raise")  # fmt: skip
     if out is not None:
         from spermlab.evaluate.plots import plot_bland_altman
         from spermlab.io.atomic import write_table

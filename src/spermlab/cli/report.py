@@ -28,13 +28,13 @@ def report(
     Example: spermlab report r11 && chromium r11/report.html
     """
     from spermlab.report.html import load_results, write_report
-    from spermlab.report.quality import assess
+    from spermlab.report.quality import verdict_of
 
     setup_logging(quiet)
     path = write_report(result_dir, source=source, out=out)
     if json_out:
         data = load_results(result_dir)
-        q = assess(data.summary, detections=data.detections, tracks=data.tracks, drift=data.drift,
+        q = verdict_of(data.summary, detections=data.detections, tracks=data.tracks, drift=data.drift,
                    kinematics=data.kinematics)
         emit_json({"report": str(path), "quality": q.level,
                    "warnings": [c.message for c in q.checks]})  # fmt: skip

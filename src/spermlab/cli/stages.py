@@ -16,6 +16,7 @@ import typer
 from spermlab.calibration import Calibration, CalibrationError, preset
 from spermlab.cli._app import (DETECTOR_HELP, JsonOption, QuietOption, app, emit_json, progress_iter,
                                setup_logging)
+from spermlab.errors import FormatError, UsageError
 from spermlab.tables import DETECTIONS, KINEMATICS, TRACKS, validate
 
 UmOpt = typer.Option(None, "--um-per-px", help="Image scale, µm per pixel.")
@@ -24,21 +25,55 @@ PresetOpt = typer.Option(None, "--preset", help="Named calibration preset: visem
 
 
 def _calibration(um_per_px: Optional[float], fps: Optional[float], preset_name: Optional[str],
-                 what: str, *, file_fps: Optional[float] = None) -> Calibration:  # fmt: skip
-    """Calibration for one stage: flags first, then the file, then the preset; never guessed."""
+                 what: str, *, file_fps: Optional[float] = None,
+                 table: Optional[Path] = None) -> Calibration:  # fmt: skip
+    """Calibration for one stage: flags first, then the file (a video's rate, or the
+    calibration an earlier stage recorded beside its table), then the preset; never guessed."""
     base = preset(preset_name) if preset_name else None
+    carried = _read_meta(table).get("calibration", {}) if table is not None else {}
     values, sources = {}, {}
     for key, user in (("um_per_px", um_per_px), ("fps", fps)):
         if user is not None:
             values[key], sources[key] = user, "user"
         elif key == "fps" and file_fps is not None:
             values[key], sources[key] = file_fps, "file"
+        elif carried.get(key) is not None:
+            values[key] = carried[key]
+            sources[key] = f"{carried.get('sources', {}).get(key, 'file')} (via {table.name})"
         elif base is not None:
             values[key], sources[key] = getattr(base, key), f"preset:{preset_name}"
         else:
             flag = "--um-per-px" if key == "um_per_px" else "--fps"
-            raise CalibrationError(f"{what} needs {key}: pass {flag} or a preset (--preset visem)")
-    return Calibration(**values, sources=sources)
+            raise UsageError(f"{what} needs {key}: pass {flag} or a preset (--preset visem)")
+    try:
+        return Calibration(**values, sources=sources)
+    except CalibrationError as e:
+        raise UsageError(str(e)) from None
+
+
+def _meta_path(table: Path) -> Path:
+    """The sidecar that carries a table's calibration to the next stage: ``det.parquet.json``."""
+    return table.with_name(table.name + ".json")
+
+
+def _read_meta(table: Path) -> dict:
+    import json
+
+    meta = _meta_path(table)
+    if not meta.is_file():
+        return {}
+    try:
+        return json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise FormatError(meta, f"expected the JSON that spermlab wrote beside {table.name}: {e}") from None
+
+
+def _check_out(out: Path) -> None:
+    """Refuse a table path spermlab cannot write, before any work."""
+    if out.suffix not in (".csv", ".parquet"):
+        raise typer.BadParameter(f"expected a .csv or .parquet file, got {out.name!r}", param_hint="--out")
+    if out.is_dir():
+        raise typer.BadParameter(f"{out} is a folder; expected a table file name", param_hint="--out")
 
 
 def _read(path: Path, schema, name: str) -> pd.DataFrame:
@@ -52,12 +87,13 @@ def _read(path: Path, schema, name: str) -> pd.DataFrame:
     return validate(table, schema, name=str(path), extra="keep")[list(schema)]
 
 
-def _write(table: pd.DataFrame, out: Path) -> None:
-    from spermlab.io.atomic import write_table
+def _write(table: pd.DataFrame, out: Path, cal: Optional[Calibration] = None) -> None:
+    from spermlab.io.atomic import write_json, write_table
 
-    if out.suffix not in (".csv", ".parquet"):
-        raise typer.BadParameter(f"expected a .csv or .parquet file, got {out.name!r}", param_hint="--out")
+    _check_out(out)
     write_table(table, out.with_suffix(""), formats=(out.suffix[1:],))
+    if cal is not None:
+        write_json(_meta_path(out), {"calibration": cal.to_dict()})
 
 
 @app.command()
@@ -79,7 +115,8 @@ def detect(
     from spermlab.io.open import open_source
     from spermlab.pipeline import detect_frames
 
-    check_detector(detector, detector_model)
+    check_detector(detector, detector_model, weights)
+    _check_out(out)
     setup_logging(quiet)
     src = open_source(source, fps=fps)
     cal = _calibration(um_per_px, fps, preset_name, "detect", file_fps=src.fps)
@@ -87,7 +124,7 @@ def detect(
     frames = progress_iter(src, total=src.n_frames, label="detecting", quiet=quiet)
     parts = [d for _, d in detect_frames({"detector": det}, frames) if len(d)]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(DETECTIONS))
-    _write(validate(table, DETECTIONS), out)
+    _write(validate(table, DETECTIONS), out, cal)
     typer.echo(f"{len(table)} detections → {out}")
 
 
@@ -105,11 +142,12 @@ def track(
     from spermlab.track import link
 
     setup_logging(quiet)
+    _check_out(out)
     det = _read(detections, DETECTIONS, "Detections")
-    cal = _calibration(um_per_px, fps, preset_name, "track")
+    cal = _calibration(um_per_px, fps, preset_name, "track", table=detections)
     n_frames = int(det["frame"].max()) + 1 if len(det) else 0
     tracks = link(det, cal, n_frames=n_frames)
-    _write(tracks, out)
+    _write(tracks, out, cal)
     typer.echo(f"{tracks['track_id'].nunique()} tracks → {out}")
 
 
@@ -130,13 +168,14 @@ def measure(
     from spermlab.analysis.kinematics import measure as measure_tracks
 
     setup_logging(quiet)
+    _check_out(out)
     t = _read(tracks, TRACKS, "Tracks")
-    cal = _calibration(um_per_px, fps, preset_name, "measure")
+    cal = _calibration(um_per_px, fps, preset_name, "measure", table=tracks)
     t = t[t["cls"] == 0].reset_index(drop=True)
     if drift:
         t = subtract_drift(t, estimate_drift(t, cal.fps))
     kin = measure_tracks(t, cal)
-    _write(kin, out)
+    _write(kin, out, cal)
     typer.echo(f"{len(kin)} tracks measured → {out}")
 
 
@@ -154,6 +193,7 @@ def grade(
     from spermlab.analysis.motility import grade as grade_tracks
 
     setup_logging(quiet)
+    _check_out(out)
     table = _read(kinematics, KINEMATICS, "Kinematics")
     table = table.assign(grade=table["grade"].fillna("").astype(str).astype(object))
     graded = grade_tracks(table)
@@ -163,4 +203,7 @@ def grade(
     if json_out:
         emit_json({"n_graded": n, "percentages": pct})
     else:
-        typer.echo("  ".join(f"{g}: {v:.1f} %" for g, v in pct.items()) + f"  (n = {n})")
+        if n == 0:
+            typer.echo("no track to grade (n = 0): the table is empty, so there are no percentages")
+        else:
+            typer.echo("  ".join(f"{g}: {v:.1f} %" for g, v in pct.items()) + f"  (n = {n})")

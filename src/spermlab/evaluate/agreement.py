@@ -77,7 +77,7 @@ def _paired(method: ArrayLike, reference: ArrayLike,
     if bad.any() and nan_policy == "raise":
         raise ValueError(f"method/reference contain NaN in {int(bad.sum())} of {bad.size} "
                          f"pairs (first at position {int(np.flatnonzero(bad)[0])}); "
-                         "pass nan_policy='omit' to drop those pairs")
+                         "pass --drop-missing (in Python: nan_policy='omit') to drop those pairs")
     m, r = m[~bad], r[~bad]
     if m.size == 0:
         raise ValueError(f"no pairs to compare{' after omitting NaN pairs' * bool(bad.any())}")
@@ -465,8 +465,8 @@ def agreement_table(pred: pd.DataFrame, ref: pd.DataFrame, *, on: str = "id",
     only_p = sorted(set(pred[on]) - set(ref[on]), key=str)
     only_r = sorted(set(ref[on]) - set(pred[on]), key=str)
     if unmatched == "raise" and (only_p or only_r):
-        raise ValueError(f"ids in only one table (pass unmatched='ignore' to leave them "
-                         f"out): pred only {only_p[:10]}, ref only {only_r[:10]}")
+        raise ValueError(f"ids in only one table (pass --only-shared, in Python "
+                         f"unmatched='ignore', to leave them out): pred only {only_p[:10]}, ref only {only_r[:10]}")
     merged = pred[[on, *columns]].merge(ref[[on, *columns]], on=on, how="inner",
                                         suffixes=("__pred", "__ref"))
     if merged.empty:

@@ -276,7 +276,8 @@ class DetectionResult:
         }
 
     def to_pandas(self) -> pd.DataFrame:
-        """One row per class and a last row ``name == "all"`` (``cls`` is NA there)."""
+        """One row per class and a last row ``name == "all"`` (``cls`` is NA there; it
+        covers the classes the prediction holds, see :func:`evaluate_detections`)."""
         rows = [asdict(m) for m in (*self.per_class, self.overall)]
         table = pd.DataFrame(rows, columns=list(ClassMetrics.__dataclass_fields__))
         table["cls"] = table["cls"].astype("Int64")
@@ -524,10 +525,13 @@ def evaluate_detections(
                  ap[i], curves[i])
         for i, c in enumerate(cls_list)
     )
-    present = ~np.isnan(ap[:, 0])
+    # "all" covers the classes the prediction has: a detector of sperm heads alone is not
+    # scored on the annotators' cluster and pinhead boxes (they stay in the per-class rows)
+    predicted = np.bincount(p.cls, minlength=k) > 0 if len(p.cls) else np.ones(k, bool)
+    present = ~np.isnan(ap[:, 0]) & predicted
     mean_ap = ap[present].mean(axis=0) if present.any() else np.full(ap.shape[1], np.nan)
-    overall = _metrics(None, "all", int(n_gt.sum()), int(n_pred.sum()), int(n_tp.sum()),
-                       mean_ap, pooled)
+    overall = _metrics(None, "all", int(n_gt[predicted].sum()), int(n_pred.sum()),
+                       int(n_tp.sum()), mean_ap, pooled)
     params = {**opts, "score_threshold": score_threshold, "um_per_px": um_per_px,
               "classes": [int(c) for c in cls_list], "max_dets": max_dets,
               "area_range": [float(area_range[0]), float(area_range[1])]}

@@ -216,7 +216,8 @@ def frame_files(
     stems = sorted({m.group("stem") for _, m in matches if m is not None})
     if stem is None and len(stems) > 1:
         raise ValueError(f"{sub}: expected the files of one video, got the stems {stems}; "
-                         "pass stem=...")
+                         f"point at one of them as FOLDER/STEM, e.g. {sub / stems[0]} (in "
+                         "Python: stem=...)")
     stem = stem or (stems[0] if stems else sub.parent.name)
     found: dict[int, Path] = {}
     for path, m in matches:

@@ -247,8 +247,9 @@ def _list_frames(folder: Path, pattern: str | None) -> list[tuple[int, Path]]:
         if number is None:
             raise FormatError(
                 file,
-                "expected a frame number in the file name (e.g. 11_frame_12.jpg), got none; "
-                "select the frame images with pattern=",
+                "expected a frame number in the file name (e.g. 11_frame_12.jpg or 0001.png), "
+                "got none; move the images that are not frames out of the folder (in Python: "
+                "select the frames with pattern=)",
             )
         if number in numbered:
             first, second = sorted([numbered[number].name, file.name])
@@ -265,7 +266,8 @@ def _check_gaps(numbered: list[tuple[int, Path]], path: str) -> None:
             raise FormatError(
                 path,
                 f"{missing} missing between {fa.name} and {fb.name} "
-                f"({total} missing in all); pass allow_gaps=True to read the frames anyway",
+                f"({total} missing in all); to analyse the frames that are there, pass "
+                "--allow-gaps (in Python: allow_gaps=True)",
             )
 
 

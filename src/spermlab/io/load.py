@@ -7,6 +7,9 @@ folder with ``summary.json``           a spermlab results folder (``tracks.parqu
                                        / ``detections.parquet``)
 folder with ``labels_ftid/``           VISEM-Tracking tracks (``labels/`` for boxes)
 folder with ``labels/``                VISEM-Tracking boxes
+folder of ``*.xml``                    Pascal VOC, one file per frame (SVIA's
+                                       ``S_0004_0001.xml``: 1-based, read 0-based);
+                                       ``FOLDER/STEM`` picks one video of several
 ``*.txt``                              MOTChallenge (1-based frames and ids): 9 fields
                                        per line is the ground-truth layout (with
                                        class), 10 the tracker layout
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from spermlab.errors import FormatError
 from spermlab.tables import DETECTIONS, TRACKS, validate
 
 __all__ = ["read_boxes"]
@@ -41,6 +45,11 @@ def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFra
     from spermlab.io import coco, mot, visem
 
     p = Path(path)
+    if not p.exists() and p.parent.is_dir() and any(p.parent.glob(f"{p.name}_*.xml")):
+        from spermlab.io.voc import read_voc_folder  # FOLDER/STEM: one video of a VOC folder
+
+        table = read_voc_folder(p.parent, stem=p.name)
+        return validate(table[list(DETECTIONS)].reset_index(drop=True), DETECTIONS, name=str(p))
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such file or folder")
     schema = TRACKS if tracks else DETECTIONS
@@ -51,10 +60,14 @@ def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFra
             table = visem.read_visem_tracks(p).tracks
         elif (p / "labels").is_dir() and not tracks:
             table = visem.read_visem_detections(p)
+        elif any(p.glob("*.xml")) and not tracks:
+            from spermlab.io.voc import read_voc_folder
+
+            table = read_voc_folder(p)
         else:
-            want = "labels_ftid/" if tracks else "labels/"
-            raise ValueError(f"{p}: expected a spermlab results folder (summary.json) or a "
-                             f"VISEM-Tracking folder with {want}")  # fmt: skip
+            want = "labels_ftid/" if tracks else "labels/ (or Pascal VOC .xml files)"
+            raise FormatError(p, f"expected a spermlab results folder (summary.json) or a "
+                                 f"VISEM-Tracking folder with {want}")  # fmt: skip
     elif p.suffix == ".txt":
         table = mot.read_mot(p, kind=_mot_kind(p))
     elif p.suffix == ".json":
@@ -65,10 +78,10 @@ def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFra
         if "score" not in table.columns:
             table = table.assign(score=1.0)
     else:
-        raise ValueError(f"{p}: unknown layout; expected a folder, .txt (MOT), .json (COCO), "
-                         ".csv or .parquet")  # fmt: skip
+        raise FormatError(p, "unknown layout; expected a folder (results, VISEM-Tracking or "
+                             "Pascal VOC), .txt (MOT), .json (COCO), .csv or .parquet")  # fmt: skip
     if tracks and "track_id" not in table.columns:
-        raise ValueError(f"{p}: holds boxes without track ids; tracking evaluation needs tracks")
+        raise FormatError(p, "holds boxes without track ids; tracking evaluation needs tracks")
     cols = [c for c in schema if c in table.columns]
     return validate(table[cols].reset_index(drop=True), schema, name=str(p))
 

@@ -13,7 +13,8 @@ from spermlab.io.video import VideoReader
 __all__ = ["open_source"]
 
 
-def open_source(path: str | PathLike[str], *, fps: float | None = None) -> FrameSource:
+def open_source(path: str | PathLike[str], *, fps: float | None = None,
+                allow_gaps: bool = False) -> FrameSource:
     """Open a video file, a folder of frame images, or a VISEM-Tracking video folder.
 
     ==============================================  ===========================================
@@ -32,6 +33,9 @@ def open_source(path: str | PathLike[str], *, fps: float | None = None) -> Frame
     fps : float, optional
         Frames per second, in [1, 1000]. For a video it overrides the file's rate; a
         frame folder has no rate of its own, so without it ``fps`` is ``None``.
+    allow_gaps : bool
+        A frame folder with missing frame numbers is read anyway (frame numbers stay the
+        files' own); by default it is refused, naming the missing frames.
 
     Returns
     -------
@@ -57,9 +61,9 @@ def open_source(path: str | PathLike[str], *, fps: float | None = None) -> Frame
         raise FileNotFoundError(f"{p}: no such video file or frame folder")
     if p.is_dir():
         if (p / "images").is_dir():
-            return FrameFolder(p / "images", fps=fps)
+            return FrameFolder(p / "images", fps=fps, allow_gaps=allow_gaps)
         if any(_is_image(f) for f in p.iterdir()):
-            return FrameFolder(p, fps=fps)
+            return FrameFolder(p, fps=fps, allow_gaps=allow_gaps)
         raise FormatError(
             p,
             "expected a video file, a folder of frame images "

@@ -41,8 +41,15 @@ def write_results(
     height: int,
     n_frames: int,
     stem: str = "sample",
+    first_frame: int = 0,
+    last_frame: int | None = None,
 ) -> Path:
-    """Write every result file, then ``summary.json`` atomically; return the folder."""
+    """Write every result file, then ``summary.json`` atomically; return the folder.
+
+    Frame numbers are the source's own (``first_frame`` .. ``first_frame + n_frames - 1``)
+    in every table and in the VISEM-Tracking layout's file names; ``mot.txt`` is 1-based as
+    MOTChallenge wants, frame + 1 (recorded in ``summary.json`` as ``input.mot_frame``).
+    """
     from spermlab.io.mot import write_mot
     from spermlab.io.visem import write_visem_tracks
 
@@ -54,8 +61,10 @@ def write_results(
     write_table(kinematics, folder / "kinematics")
     write_table(drift, folder / "drift", formats=("csv",))
     write_visem_tracks(tracks, folder, stem=stem, width=width, height=height,
-                       frames=range(n_frames))  # fmt: skip
+                       frames=range(first_frame, (first_frame + n_frames - 1 if last_frame is None
+                                                  else last_frame) + 1))  # fmt: skip
     write_mot(tracks, folder / "mot.txt")
+    summary = {**summary, "input": {**summary.get("input", {}), "mot_frame": "frame + 1"}}
     write_json(folder / SUMMARY, summary)
     return folder
 

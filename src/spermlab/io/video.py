@@ -349,10 +349,11 @@ def _stream_fps(stream: av.VideoStream) -> float | None:
 def _checked_file_fps(fps: float | None, path: str) -> float:
     lo, hi = FPS_RANGE
     if fps is None:
-        raise FormatError(path, "the file does not state a frame rate; pass fps= to set it")
+        raise FormatError(path, "the file does not state a frame rate; pass --fps (in Python: fps=) to set it")
     if not (lo <= fps <= hi):
         raise FormatError(
             path,
-            f"frame rate {fps:g} fps is outside [{lo:g}, {hi:g}]; pass fps= to override it",
+            f"frame rate {fps:g} fps is outside [{lo:g}, {hi:g}]; pass --fps (in Python: fps=) to "
+            "override it",
         )
     return fps

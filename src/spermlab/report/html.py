@@ -44,7 +44,7 @@ import pandas as pd
 from spermlab.analysis.motility import GRADES
 from spermlab.io.source import FrameSource
 from spermlab.report.overlay import track_overlay_svg
-from spermlab.report.quality import Quality, assess
+from spermlab.report.quality import Quality, verdict_of
 
 __all__ = ["REPORT", "ReportData", "load_results", "render_report", "write_report"]
 
@@ -192,7 +192,7 @@ def build_context(data: ReportData, *, source: SourceLike | None = None) -> dict
     from markupsafe import Markup
 
     s = data.summary
-    quality = assess(s, detections=data.detections, tracks=data.tracks, drift=data.drift,
+    quality = verdict_of(s, detections=data.detections, tracks=data.tracks, drift=data.drift,
                      kinematics=data.kinematics)
     width, height = int(s["input"].get("width", 0)), int(s["input"].get("height", 0))
     if width <= 0 or height <= 0:

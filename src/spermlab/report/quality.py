@@ -1,8 +1,9 @@
-"""Can this sample's grades be trusted? Quality checks of one results folder.
+"""Can this sample's grades be trusted? The one quality verdict of a result.
 
-The analysis writes its own warnings into ``summary.json`` (few graded cells, low frame
-rate, calibration from a preset, no chamber depth). The report adds checks that need
-the tables: many short tracks, graded tracks made largely of bridged gaps, frames
+:class:`spermlab.pipeline.Pipeline` runs :func:`assess` once per analysis and stores its
+result in ``summary.json`` (``quality``); the console, ``--json`` and the report all show
+that same verdict. It holds the analysis warnings (few graded cells, low frame rate,
+calibration from a preset, no chamber depth) and the checks that need the tables: many short tracks, graded tracks made largely of bridged gaps, frames
 without heads, an unstable head count, strong drift, a recording shorter than the
 progression window, and the sampling uncertainty of the percentages (a Wilson 95 %
 interval on the number of graded cells).
@@ -28,9 +29,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["Check", "Quality", "assess", "track_coverage", "wilson_interval"]
+__all__ = ["VERDICTS", "Check", "Quality", "assess", "track_coverage", "verdict_of",
+           "wilson_interval"]
 
 Level = Literal["ok", "caution", "fail"]
+#: The level in words, as the console, the report and ``--json`` say it.
+VERDICTS: dict[str, str] = {"ok": "trustworthy", "caution": "usable with caution",
+                            "fail": "not reliable"}
 _ORDER: dict[str, int] = {"ok": 0, "caution": 1, "fail": 2}
 
 #: Fewer graded cells than this make the result unusable (95 % CI wider than ±14 points).
@@ -93,6 +98,22 @@ class Quality:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Quality:
+        """Inverse of :meth:`to_dict` (``summary.json``'s ``quality``)."""
+        metrics = dict(d.get("metrics", {}))
+        for key in ("ci_progressive", "ci_total_motile"):  # JSON: null for NaN, lists for tuples
+            if key in metrics:
+                metrics[key] = tuple(math.nan if v is None else v for v in metrics[key])
+        metrics = {k: (math.nan if v is None else v) for k, v in metrics.items()}
+        return cls(level=d["level"], checks=[Check(**c) for c in d.get("checks", [])],
+                   metrics=metrics, passed=list(d.get("passed", [])))  # fmt: skip
+
+    @property
+    def verdict(self) -> str:
+        """The level in words: "trustworthy", "usable with caution" or "not reliable"."""
+        return VERDICTS[self.level]
 
 
 def wilson_interval(k: int, n: int, *, z: float = 1.959964) -> tuple[float, float]:
@@ -166,6 +187,21 @@ def assess(
     return Quality(level=level, checks=checks, metrics=metrics, passed=_passed(summary, metrics))
 
 
+def verdict_of(
+    summary: dict[str, Any],
+    *,
+    detections: pd.DataFrame,
+    tracks: pd.DataFrame,
+    drift: pd.DataFrame,
+    kinematics: pd.DataFrame | None = None,
+) -> Quality:
+    """The verdict stored in ``summary.json`` by the analysis; :func:`assess` for results
+    folders written before it was stored (same checks, same answer)."""
+    if summary.get("quality"):
+        return Quality.from_dict(summary["quality"])
+    return assess(summary, detections=detections, tracks=tracks, drift=drift, kinematics=kinematics)
+
+
 def track_coverage(tracks: pd.DataFrame) -> pd.Series:
     """Share of the frames between a sperm track's first and last that hold a detection.
 
@@ -191,8 +227,9 @@ def _metrics(summary: dict[str, Any], detections: pd.DataFrame, tracks: pd.DataF
     min_points = int(summary.get("parameters", {}).get("kinematics", {}).get("min_points", 10))
     lengths = tracks.loc[tracks["cls"] == 0].groupby("track_id").size().to_numpy()
     frames = detections.loc[detections["cls"] == 0, "frame"].to_numpy(dtype=np.int64)
-    per_frame = (np.bincount(frames.clip(0, n_frames - 1), minlength=n_frames) if n_frames
-                 else np.zeros(0))  # fmt: skip
+    first = int(summary.get("input", {}).get("first_frame", frames.min() if frames.size else 0))
+    per_frame = (np.bincount((frames - first).clip(0, n_frames - 1), minlength=n_frames)
+                 if n_frames else np.zeros(0))  # fmt: skip
     mean = float(per_frame.mean()) if per_frame.size else 0.0
     return {
         "duration_s": n_frames / float(cal["fps"]),

@@ -64,7 +64,10 @@ def resolve_calibration(
 def calibration_offered(source: FrameSource, *, um_per_px: float | None, fps: float | None,
                         depth_um: float | None, preset_name: str | None) -> dict[str, dict]:
     """What the user, the file and the preset each say about each calibration value."""
-    base = preset(preset_name) if preset_name else None
+    try:
+        base = preset(preset_name) if preset_name else None
+    except CalibrationError as e:
+        raise UsageError(f"--preset {preset_name}: {e}") from None
     return {key: {"user": user, "file": from_file,
                   "preset": getattr(base, key) if base is not None else None}
             for key, user, from_file in (("um_per_px", um_per_px, None), ("fps", fps, source.fps),
@@ -88,6 +91,23 @@ def check_scale(cal: Calibration) -> None:
             "stage micrometer: µm across the image / pixels across the image)")
 
 
+def check_flags(cal_args: dict) -> None:
+    """Refuse impossible calibration values before anything is opened, naming the flag."""
+    import math
+
+    for key, flag, lo, hi in (("um_per_px", "--um-per-px", 0.0, 100.0), ("fps", "--fps", 1.0, 1000.0),
+                              ("depth_um", "--depth-um", 0.0, 1000.0)):  # fmt: skip
+        v = cal_args.get(key)
+        if v is not None and not (math.isfinite(v) and lo < v <= hi if lo == 0 else lo <= v <= hi):
+            raise UsageError(f"{flag} {v:g}: expected a number in {'(' if lo == 0 else '['}{lo:g}, "
+                             f"{hi:g}]")  # fmt: skip
+    if cal_args.get("preset_name"):
+        try:
+            preset(cal_args["preset_name"])
+        except CalibrationError as e:
+            raise UsageError(f"--preset {cal_args['preset_name']}: {e}") from None
+
+
 def run_analysis(path: Path, out: Path, cal_args: dict, *, drift: bool, quiet: bool,
                  detector: str = "spermnet", weights: Optional[Path] = None,
                  report: bool = False, video: bool = False, detector_model: Optional[Path] = None,
@@ -104,6 +124,7 @@ def run_analysis(path: Path, out: Path, cal_args: dict, *, drift: bool, quiet: b
     from spermlab.pipeline import Pipeline
 
     check_output_folder(out)
+    check_flags(cal_args)
     source = open_source(path, allow_gaps=allow_gaps)
     if source.fps is None and cal_args.get("fps") is not None:  # a frame folder: no rate of its own
         source = open_source(path, fps=cal_args["fps"], allow_gaps=allow_gaps)

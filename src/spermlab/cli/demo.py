@@ -34,7 +34,7 @@ def demo(
     Example: spermlab demo --out demo_out --seed 1
     """
     from spermlab.cli._app import progress_iter
-    from spermlab.cli.analyze import human_summary, run_analysis
+    from spermlab.cli.analyze import human_summary, print_findings, run_analysis
     from spermlab.simulate import SimulationConfig, simulate, write_simulation
 
     setup_logging(quiet)
@@ -57,6 +57,7 @@ def demo(
     if json_out:
         emit_json({"summary": summary, "truth": truth, "files": files.to_dict()})
         return
+    print_findings(summary)
     typer.echo(human_summary(summary))
     typer.echo("\n                        spermlab   simulated truth")
     for g, key in _GRADE_KEYS:

@@ -95,7 +95,10 @@ def _read_csv(path: Path, flag: str) -> pd.DataFrame:
         raise typer.BadParameter(f"{path}: no such file", param_hint=flag)
     with open(path, "rb") as f:
         head = f.read(64)
-    if head.lstrip(b"\xef\xbb\xbf").startswith(b"ID;"):  # a VISEM clinical CSV
+    from spermlab.io.visem import CLINICAL_TABLES
+
+    clinical_names = set(CLINICAL_TABLES.values())
+    if head.lstrip(b"\xef\xbb\xbf").startswith(b"ID;") or path.name in clinical_names:  # VISEM clinical
         from spermlab.io.visem import read_clinical
 
         return read_clinical(path).rename(columns={"participant_id": "id"})

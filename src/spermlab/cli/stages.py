@@ -79,7 +79,9 @@ def _check_out(out: Path) -> None:
 def _read(path: Path, schema, name: str) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    from spermlab.io.load import read_table_file
+
+    table = read_table_file(path)
     if schema is KINEMATICS:
         from spermlab.io.results import with_flagellum
 
@@ -170,6 +172,13 @@ def measure(
     setup_logging(quiet)
     _check_out(out)
     t = _read(tracks, TRACKS, "Tracks")
+    dup = t.duplicated(["track_id", "frame"], keep=False)
+    if dup.any():
+        rows = (dup[dup].index[:2] + 2).tolist()  # 1-based lines after the header
+        first = t.loc[dup].iloc[0]
+        raise FormatError(tracks, f"expected one row per track and frame, got track "
+                                  f"{int(first['track_id'])} twice in frame {int(first['frame'])} "
+                                  f"(lines {rows[0]} and {rows[1]})", line_no=rows[1])  # fmt: skip
     cal = _calibration(um_per_px, fps, preset_name, "measure", table=tracks)
     t = t[t["cls"] == 0].reset_index(drop=True)
     if drift:

@@ -224,7 +224,10 @@ def read_grey(path: str | PathLike[str]) -> np.ndarray:
     try:
         with pil_open(path) as im:
             if im.mode not in _EIGHT_BIT_MODES:
-                raise FormatError(path, f"expected an 8-bit image, got Pillow mode {im.mode!r}")
+                raise FormatError(path, f"expected an 8-bit image, got Pillow mode {im.mode!r} "
+                                        "(16-bit or float); convert the frames to 8-bit grey first: "
+                                        "how your camera's 10-16 bits map to grey levels is yours "
+                                        "to choose, and spermlab does not guess it")  # fmt: skip
             im.load()
             grey = im if im.mode == "L" else im.convert("L")
             return np.array(grey, dtype=np.uint8)

@@ -29,7 +29,7 @@ import pandas as pd
 from spermlab.errors import FormatError
 from spermlab.tables import DETECTIONS, TRACKS, validate
 
-__all__ = ["read_boxes"]
+__all__ = ["read_boxes", "read_table_file"]
 
 
 def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFrame:
@@ -57,8 +57,10 @@ def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFra
         if (p / "summary.json").is_file():
             table = pd.read_parquet(p / ("tracks.parquet" if tracks else "detections.parquet"))
         elif (p / "labels_ftid").is_dir() and tracks:
+            _has_labels(p / "labels_ftid")
             table = visem.read_visem_tracks(p).tracks
         elif (p / "labels").is_dir() and not tracks:
+            _has_labels(p / "labels")
             table = visem.read_visem_detections(p)
         elif any(p.glob("*.xml")) and not tracks:
             from spermlab.io.voc import read_voc_folder
@@ -74,7 +76,7 @@ def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFra
         is_results = isinstance(json.loads(p.read_text(encoding="utf-8")), list)
         table = coco.read_coco_results(p) if is_results else coco.read_coco(p, tracks=tracks)
     elif p.suffix in (".csv", ".parquet"):
-        table = pd.read_csv(p) if p.suffix == ".csv" else pd.read_parquet(p)
+        table = read_table_file(p)
         if "score" not in table.columns:
             table = table.assign(score=1.0)
     else:
@@ -86,9 +88,38 @@ def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFra
     return validate(table[cols].reset_index(drop=True), schema, name=str(p))
 
 
+def read_table_file(path: str | PathLike[str]) -> pd.DataFrame:
+    """A ``.csv`` (UTF-8, comma separated, header row) or ``.parquet`` table; any problem
+    with the file is a :class:`~spermlab.FormatError` naming it."""
+    p = Path(path)
+    if p.suffix == ".parquet":
+        try:
+            return pd.read_parquet(p)
+        except (OSError, ValueError) as e:
+            if isinstance(e, FileNotFoundError):
+                raise
+            raise FormatError(p, f"expected a Parquet table: {e}") from None
+    try:
+        return pd.read_csv(p, encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise FormatError(p, f"expected UTF-8 text, got undecodable bytes ({e.reason} at byte "
+                             f"{e.start}); save it as UTF-8 CSV") from None  # fmt: skip
+    except pd.errors.EmptyDataError:
+        raise FormatError(p, "expected a CSV table with a header row, got an empty file") from None
+    except pd.errors.ParserError as e:
+        raise FormatError(p, f"expected a comma-separated table with the same number of "
+                             f"fields on every line: {e}") from None  # fmt: skip
+
+
+def _has_labels(folder: Path) -> None:
+    if not any(f.suffix == ".txt" for f in folder.iterdir()):
+        raise FormatError(folder, "holds no label files (.txt): nothing to read. Did the run "
+                                  "that should have written them finish?")  # fmt: skip
+
+
 def _mot_kind(path: Path) -> str:
     """'gt' for 9-field MOT lines (ground truth, with class), else 'tracker'."""
-    with open(path, encoding="utf-8-sig") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:  # the reader reports bad bytes
         for line in f:
             if line.strip():
                 return "gt" if len(line.split(",")) == 9 else "tracker"

@@ -79,11 +79,19 @@ def read_results(folder: str | PathLike[str]) -> dict[str, Any]:
     folder = Path(folder)
     if not is_complete(folder):
         raise FileNotFoundError(f"{folder}: no {SUMMARY}; the analysis did not finish")
+    try:
+        summary = json.loads((folder / SUMMARY).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        from spermlab.errors import FormatError
+
+        raise FormatError(folder / SUMMARY, f"expected the JSON spermlab wrote: {e}") from None
+    from spermlab.io.load import read_table_file
+
     return {
-        "summary": json.loads((folder / SUMMARY).read_text(encoding="utf-8")),
-        "detections": pd.read_parquet(folder / "detections.parquet"),
-        "tracks": pd.read_parquet(folder / "tracks.parquet"),
-        "kinematics": with_flagellum(pd.read_parquet(folder / "kinematics.parquet")),
+        "summary": summary,
+        "detections": read_table_file(folder / "detections.parquet"),
+        "tracks": read_table_file(folder / "tracks.parquet"),
+        "kinematics": with_flagellum(read_table_file(folder / "kinematics.parquet")),
     }
 
 

@@ -57,6 +57,9 @@ def check_output_folder(out: str | PathLike[str], *, option: str = "--out") -> P
                 f"{option} {path}: holds files spermlab did not write ({', '.join(foreign[:5])}"
                 f"{', ...' if len(foreign) > 5 else ''}); choose an empty or new folder, so "
                 "nothing of yours is replaced")  # fmt: skip
+    for p in path.absolute().parents:
+        if p.exists() and not p.is_dir():
+            raise OutputError(f"{option} {path}: {p} is a file, so no folder can be made inside it")
     parent = _existing_parent(path.absolute())
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"{option} {path}: cannot write in {parent} (permission denied)")

@@ -64,10 +64,18 @@ class _Node:
         return next((c for c in self.children if c.tag == tag), None)
 
 
-def _parse_xml(data: bytes) -> _Node:
+def _parse_xml(data: bytes, path: str = "<xml>") -> _Node:
     """Parse XML into a small tree that remembers each element's line number."""
     parser = expat.ParserCreate()
+    path_hint = [path]
     stack: list[_Node] = [_Node("", 0)]
+
+    def no_dtd(*args) -> None:  # entity expansion (billion laughs) is never needed in VOC
+        raise FormatError(path_hint[0], "expected Pascal VOC XML without a DOCTYPE declaration "
+                                        "(VOC files have none; it is not read, for safety)",
+                          line_no=parser.CurrentLineNumber)
+
+    parser.StartDoctypeDeclHandler = no_dtd
 
     def start(tag: str, attrs: dict) -> None:
         node = _Node(tag, parser.CurrentLineNumber)
@@ -187,7 +195,7 @@ def read_voc_folder(
 def _read_objects(path: Path, classes: Mapping[str, int | None], problems: Problems) -> list:
     data = path.read_bytes()
     try:
-        root = _parse_xml(data)
+        root = _parse_xml(data, str(path))
         width, height = _size(path, root)
     except expat.ExpatError as exc:
         _lines.report(problems, FormatError(

@@ -358,6 +358,15 @@ def video_cases() -> list[Case]:
             (work / "bad.mp4").write_bytes(bytes(src))
             return _analyze(work / "bad.mp4", work)
 
+        def damaged(work, data, rel=rel):
+            src = bytearray((data / rel).read_bytes())
+            at = int(len(src) * 0.3)
+            src[at: at + 4000] = bytes(4000)
+            (work / "damaged.mp4").write_bytes(bytes(src))
+            return _analyze(work / "damaged.mp4", work)
+
+        out += [Case(f"video {codec}: bytes zeroed in the middle", damaged, 1,
+                     ("damaged.mp4", "frame", "damaged"), "r")]  # fmt: skip
         out += [Case(f"video {codec}: first 2 % of the file", truncated, 1, ("cut.mp4",), "r"),
                 Case(f"video {codec}: first half of the file", truncated_half, 1, ("cut.mp4",), "r"),
                 Case(f"video {codec}: header zeroed", zeroed_header, 1, ("bad.mp4",), "r")]  # fmt: skip
@@ -517,6 +526,11 @@ def folder_cases() -> list[Case]:
 
 # -- outputs and options ---------------------------------------------------------------------
 
+def _boxes_csv(work: Path) -> Path:
+    (work / "boxes.csv").write_text("frame,x,y,w,h,cls,score\n0,100,100,16,17,0,0.9\n")
+    return work / "boxes.csv"
+
+
 def option_cases() -> list[Case]:
     def sim(work: Path) -> Path:
         folder = work / "frames"
@@ -585,8 +599,11 @@ def option_cases() -> list[Case]:
         Case("option: report on a folder that is not a result", lambda w, d: ["report", str(w)], 1,
              ("summary.json",), None),
         Case("option: tracking scored on boxes without ids", lambda w, d: [
-            "evaluate", "tracking", "--pred", str(_mini_visem(w, d) / "labels"), "--gt",
-            str(d / VISEM)], 1, ("labels",), None),
+            "evaluate", "tracking", "--pred", str(_boxes_csv(w)), "--gt", str(d / VISEM)], 1,
+            ("boxes.csv", "without track ids"), None),
+        Case("option: a labels/ folder pointed at directly", lambda w, d: [
+            "evaluate", "detection", "--pred", str(_mini_visem(w, d) / "labels"), "--gt",
+            str(_mini_visem(w / "b", d))], 0, (), None),
         Case("option: --match unknown", lambda w, d: ["evaluate", "detection", "--pred", str(_mini_visem(w, d)),
              "--gt", str(d / VISEM), "--match", "nearest"], 2, ("nearest",), None),
     ]

@@ -154,6 +154,7 @@ def test_one_verdict_on_a_short_clip_everywhere(data_dir, tmp_path, capsys):
     q = s["quality"]
     assert q["level"] == "fail"
     assert "verdict: not reliable" in cap.out
+    assert "CAUTION" not in cap.out and "warning" not in cap.out.lower()  # findings: stderr only
     for c in q["checks"]:  # every finding on the console too
         assert c["message"] in " ".join(cap.err.split())
     html = (out / "report.html").read_text()
@@ -224,3 +225,30 @@ def test_gaps_in_a_frame_folder_are_named_and_allowed_on_request(data_dir, tmp_p
     assert main(["analyze", str(src), "--preset", "visem", "--out", str(out), "-q", "--allow-gaps"]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert (s["input"]["missing_frames"], s["n_frames"]) == (2, 28)
+
+
+def test_convert_uses_the_frame_size_the_results_record(sim_video, tmp_path):
+    out = tmp_path / "r"
+    assert main(["analyze", str(sim_video), "--um-per-px", "0.25", "--out", str(out), "-q"]) == 0
+    assert main(["convert", str(out), "--to", "visem", "--out", str(tmp_path / "v"), "-q"]) == 0
+    import pandas as pd
+
+    tracks = pd.read_parquet(out / "tracks.parquet")
+    f = int(tracks["frame"].iloc[0])
+    line = next((tmp_path / "v" / "labels_ftid").glob(f"*_frame_{f}_with_ftid.txt")).read_text().split()
+    x = float(line[2]) * 320  # the simulated clip is 320x240, not VISEM's 640x480
+    assert min(abs(tracks.loc[tracks["frame"] == f, "x"] - x)) < 0.01
+
+
+def test_evaluate_tables_are_labelled_and_a_near_empty_prediction_gets_a_hint(data_dir, tmp_path, capsys):
+    gt = data_dir / "visem_tracking/11"
+    few = tmp_path / "few.csv"
+    few.write_text("frame,x,y,w,h,cls,score\n0,100,100,16,17,0,0.9\n1,100,100,16,17,0,0.9\n")
+    assert main(["evaluate", "detection", "--pred", str(few), "--gt", str(gt / "labels")]) == 0
+    cap = capsys.readouterr()
+    assert "misses almost everything" in " ".join(cap.err.split())
+    assert "sperm" in cap.out and "row 0" not in cap.out
+    empty = tmp_path / "empty.csv"
+    empty.write_text("frame,x,y,w,h,cls,score\n")
+    assert main(["evaluate", "detection", "--pred", str(empty), "--gt", str(gt)]) == 1
+    assert "holds no boxes" in capsys.readouterr().err

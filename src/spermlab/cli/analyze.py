@@ -184,8 +184,7 @@ def human_summary(summary: dict) -> str:
     ]  # fmt: skip
     fw = summary.get("percentages_frame_weighted")
     if fw:
-        lines.append(f"snapshot (frame-weighted: each cell counted once per frame it is in view, "
-                     f"as a count of one field at one instant) PR / NP / IM: "
+        lines.append(f"snapshot PR / NP / IM (each cell once per frame in view): "
                      f"{_pct(fw['progressive']).strip()} / {_pct(fw['non_progressive']).strip()} / "
                      f"{_pct(fw['immotile']).strip()} %")  # fmt: skip
     q = summary.get("quality") or {}

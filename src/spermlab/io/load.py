@@ -53,6 +53,8 @@ def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFra
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such file or folder")
     schema = TRACKS if tracks else DETECTIONS
+    if p.is_dir() and p.name in ("labels", "labels_ftid") and not (p / "summary.json").exists():
+        p = p.parent  # pointed at the label folder itself: read the VISEM-Tracking folder
     if p.is_dir():
         if (p / "summary.json").is_file():
             table = pd.read_parquet(p / ("tracks.parquet" if tracks else "detections.parquet"))

@@ -9,7 +9,7 @@ is deterministic. spermlab analyses the rendered frames with
 grade); nothing of the truth is used.
 
 Truth: the per-grade share of the simulated cells seen in the field for at least
-``min_points`` frames (:func:`spermlab.cli.demo.truth_percentages`, the rule ``spermlab
+``min_points`` frames (:func:`spermlab.simulate.truth_percentages`, the rule ``spermlab
 demo`` uses): the same population spermlab can grade, so the comparison measures the
 method, not sampling. Concentration is compared with the configured value and with the
 simulated number of heads in the field per frame turned into a concentration with the
@@ -46,7 +46,7 @@ import pandas as pd  # noqa: E402
 from spermlab.analysis.drift import estimate_drift, subtract_drift  # noqa: E402
 from spermlab.analysis.kinematics import measure  # noqa: E402
 from spermlab.analysis.motility import concentration, grade  # noqa: E402
-from spermlab.cli.demo import truth_percentages  # noqa: E402
+from spermlab.simulate import truth_percentages  # noqa: E402
 from spermlab.evaluate.agreement import agreement, bland_altman  # noqa: E402
 from spermlab.pipeline import Pipeline  # noqa: E402
 from spermlab.simulate import SimulationConfig, simulate  # noqa: E402

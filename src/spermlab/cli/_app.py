@@ -6,7 +6,6 @@ import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -143,42 +142,3 @@ DETECTORS = ("spermnet", "classical", "yolo")
 DETECTOR_HELP = ("spermnet (default: the learned model shipped with spermlab, or --detector-model), "
                  "classical (hand-set rules, no model) or yolo (the shipped YOLO11n in onnxruntime, "
                  "or --weights FILE.onnx; FILE.pt needs spermlab[yolo]).")
-
-
-def check_detector(kind: str, model: Path | None = None, weights: Path | None = None) -> None:
-    """``typer.BadParameter`` unless ``kind`` is a detector name, a model goes with spermnet,
-    weights go with yolo, and the named model file exists (checked before any work)."""
-    if kind not in DETECTORS:
-        raise typer.BadParameter(f"expected one of {', '.join(DETECTORS)}, got {kind!r}",
-                                 param_hint="--detector")  # fmt: skip
-    if weights is not None and kind != "yolo":
-        raise typer.BadParameter(f"--weights is a YOLO model, for --detector yolo, not --detector "
-                                 f"{kind} (a SpermNet model is --detector-model)",
-                                 param_hint="--weights")  # fmt: skip
-    for flag, f in (("--weights", weights), ("--detector-model", model)):
-        if f is not None and not Path(f).is_file():
-            raise typer.BadParameter(f"{f}: no such model file", param_hint=flag)
-    if model is not None and kind != "spermnet":
-        raise typer.BadParameter(f"--detector-model is a SpermNet .onnx file, not for --detector {kind} "
-                                 "(YOLO takes --weights)", param_hint="--detector-model")  # fmt: skip
-
-
-def make_detector(kind: str, calibration, weights: Path | None = None, model: Path | None = None):
-    """The detector that ``--detector``/``--weights``/``--detector-model`` name (SpermNet and
-    YOLO: the shipped model unless ``model``/``weights``)."""
-    check_detector(kind, model)
-    if kind == "yolo" and (weights is None or Path(weights).suffix.lower() == ".onnx"):
-        from spermlab.detect.learned.yolo_onnx import YoloOnnxDetector
-
-        return YoloOnnxDetector(calibration, model=weights)  # onnxruntime: no torch
-    if kind == "yolo":
-        from spermlab.detect.learned.yolo import YoloDetector
-
-        return YoloDetector(calibration, weights=weights)
-    if kind == "spermnet":
-        from spermlab.detect.learned.spermnet import SpermNetDetector
-
-        return SpermNetDetector(calibration, model=model)
-    from spermlab.detect.classical import ClassicalDetector
-
-    return ClassicalDetector(calibration)

@@ -11,14 +11,6 @@ from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, setup_log
 _GRADE_KEYS = [("a", "rapid"), ("b", "slow"), ("c", "non_progressive"), ("d", "immotile")]
 
 
-def truth_percentages(cells, *, min_points: int) -> dict[str, float]:
-    """Per-grade share of the simulated cells seen in the field long enough to be graded."""
-    seen = cells[cells["n_in_field"] >= min_points]
-    n = len(seen)
-    return {key: 100.0 * float((seen["grade"] == g).sum()) / n if n else float("nan")
-            for g, key in _GRADE_KEYS}  # fmt: skip
-
-
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Folder for the sample and results."),
@@ -35,7 +27,7 @@ def demo(
     """
     from spermlab.cli._app import progress_iter
     from spermlab.cli.analyze import human_summary, print_findings, run_analysis
-    from spermlab.simulate import SimulationConfig, simulate, write_simulation
+    from spermlab.simulate import SimulationConfig, simulate, truth_percentages, write_simulation
 
     setup_logging(quiet)
     try:

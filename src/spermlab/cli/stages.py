@@ -113,7 +113,7 @@ def detect(
 
     Example: spermlab detect sample.mp4 --um-per-px 0.3 --out detections.parquet
     """
-    from spermlab.cli._app import check_detector, make_detector
+    from spermlab.run import check_detector, make_detector
     from spermlab.io.open import open_source
     from spermlab.pipeline import detect_frames
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from spermlab.simulate.config import GRADES, LOOKS, SimulationConfig, default_calibration
 from spermlab.simulate.simulation import Simulation, simulate
 from spermlab.simulate.swimmers import MODELS
+from spermlab.simulate.truth import truth_percentages
 from spermlab.simulate.writer import SimulationFiles, write_simulation
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "SimulationFiles",
     "default_calibration",
     "simulate",
+    "truth_percentages",
     "write_simulation",
 ]

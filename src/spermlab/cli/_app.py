@@ -88,6 +88,18 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def table_cell(v: Any) -> str:
+    """A table cell: integers as integers, 4 significant digits, an em dash for missing."""
+    import pandas as pd
+
+    if v is None or (pd.api.types.is_scalar(v) and pd.isna(v)):
+        return "—"
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e9:
+        return str(int(v))
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+
 class Failed(Exception):
     """A CLI-level failure: message printed, exit code 1."""
 

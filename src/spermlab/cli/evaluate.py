@@ -8,7 +8,7 @@ from typing import Optional
 import pandas as pd
 import typer
 
-from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, setup_logging
+from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, setup_logging, table_cell
 
 evaluate_app = typer.Typer(help="Score detections, tracks or clinical numbers against a reference.",
                            no_args_is_help=True)  # fmt: skip
@@ -35,17 +35,8 @@ def _table_print(df: pd.DataFrame, title: str) -> None:
     for c in df.columns:
         t.add_column(str(c))
     for row in df.itertuples(index=False):
-        t.add_row(*[_cell(v) for v in row])
+        t.add_row(*[table_cell(v) for v in row])
     Console().print(t)
-
-
-def _cell(v) -> str:
-    """A table cell: integers as integers, 4 significant digits, an em dash for missing."""
-    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
-        return "—"
-    if isinstance(v, float) and v.is_integer() and abs(v) < 1e9:
-        return str(int(v))
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _same_frames(pred: pd.DataFrame, gt: pd.DataFrame, pred_path: Path, gt_path: Path) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from spermlab.errors import OutputError
 
-__all__ = ["RESULT_NAMES", "check_output_folder", "staged_folder"]
+__all__ = ["RESULT_NAMES", "check_output_folder", "output_lock", "staged_folder"]
 
 #: Names a spermlab results folder may hold; a folder with anything else is not replaced.
 RESULT_NAMES = frozenset({
@@ -93,6 +93,11 @@ def staged_folder(out: str | PathLike[str], *, option: str = "--out") -> Iterato
             os.rename(out, old)
         os.rename(tmp, out)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def output_lock(out: str | PathLike[str], *, option: str = "--out"):
+    """One writer at a time for ``out`` (a context manager; see the module docstring)."""
+    return _lock(Path(out), option)
 
 
 @contextlib.contextmanager

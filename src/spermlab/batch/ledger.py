@@ -16,7 +16,7 @@ from typing import Any
 
 from spermlab.io.atomic import write_json
 
-__all__ = ["LEDGER", "Ledger", "input_hash"]
+__all__ = ["LEDGER", "Ledger", "finished_row", "input_hash"]
 
 LEDGER = "ledger.json"
 
@@ -55,6 +55,12 @@ class Ledger:
             return True
         return row["state"] == "failed" and retry_failed
 
-    def record(self, sample_id: str, **row: Any) -> None:
-        self.rows[sample_id] = {**row, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    def record(self, sample_id: str, row: dict[str, Any]) -> None:
+        """Record one sample (the commit point of a sample: written after its store rows)."""
+        self.rows[sample_id] = dict(row)
         write_json(self.path, self.rows)
+
+
+def finished_row(**row: Any) -> dict[str, Any]:
+    """A ledger row stamped with the time it finished."""
+    return {**row, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from spermlab.batch.inputs import Sample
-from spermlab.batch.ledger import Ledger, input_hash
+from spermlab.batch.ledger import Ledger, finished_row, input_hash
 from spermlab.batch.store import update_store
 
 __all__ = ["BatchResult", "analyze_one", "run_batch"]
@@ -111,6 +111,7 @@ def run_batch(
     t0 = time.perf_counter()
     with output_lock(out, option="--out"):
         ledger = Ledger(out)
+        _heal_store(out, ledger)
         todo = []
         for s in samples:
             h = input_hash(s.path)
@@ -126,11 +127,12 @@ def run_batch(
         runner = _dask if dask else _local
         for sid, res in runner(jobs, n, dask):
             s, h = jobs[sid][:2]
-            row = {"state": res["state"], "path": str(s.path), "sha256": h, "error": res["error"],
-                   "seconds": res["seconds"]}  # fmt: skip
-            ledger.record(sid, **row)
-            update_store(out, sid, ledger.rows[sid],
-                         out / SAMPLES / sid if res["state"] == "done" else None)  # fmt: skip
+            row = finished_row(state=res["state"], path=str(s.path), sha256=h, error=res["error"],
+                               seconds=res["seconds"])  # fmt: skip
+            # the store first, then the ledger: a kill in between reruns the sample, which
+            # replaces its rows; the ledger never says done for a sample the store lacks
+            update_store(out, sid, row, out / SAMPLES / sid if res["state"] == "done" else None)
+            ledger.record(sid, row)
             if res["state"] == "done":
                 result.done.append(sid)
                 result.failed.pop(sid, None)
@@ -140,6 +142,20 @@ def run_batch(
                 on_done(sid, ledger.rows[sid])
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _heal_store(out: Path, ledger: Ledger) -> None:
+    """Put back in the store any sample the ledger has but the store lacks (a store file that
+    was deleted or replaced by hand): the ledger and the results folders are the truth."""
+    from spermlab.batch.store import STORE, query
+
+    have: set[str] = set()
+    if (out / STORE).is_file():
+        have = set(query(out, "SELECT sample_id FROM samples")["sample_id"])
+    for sid, row in ledger.rows.items():
+        if sid not in have:
+            done = row["state"] == "done" and (out / SAMPLES / sid / "summary.json").is_file()
+            update_store(out, sid, row, out / SAMPLES / sid if done else None)
 
 
 def _job(s: Sample, out: Path, cal_args: dict, options: dict) -> tuple[dict, dict]:

@@ -7,8 +7,16 @@ from typing import Optional
 
 import typer
 
-from spermlab.cli._app import (DETECTOR_HELP, JsonOption, QuietOption, app, emit_json, setup_logging,
-                               stderr, table_cell)
+from spermlab.cli._app import (
+    DETECTOR_HELP,
+    JsonOption,
+    QuietOption,
+    app,
+    emit_json,
+    setup_logging,
+    stderr,
+    table_cell,
+)
 
 
 @app.command()
@@ -78,7 +86,13 @@ class _Progress:
 
     def __enter__(self):
         if not self.quiet:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.bar = Progress(TextColumn("samples"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                 TextColumn("{task.description}"), console=stderr, transient=True)  # fmt: skip

@@ -9,7 +9,7 @@ import typer
 
 from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, progress_iter, setup_logging
 
-_RESULTS_HELP = "A results folder written by 'spermlab analyze'."
+_RESULTS_HELP = "A results folder written by 'spermlab analyze' (or a batch folder: the cohort page)."
 _SOURCE_HELP = "The analysed video or frame folder (default: summary.json input.path)."
 
 
@@ -31,6 +31,15 @@ def report(
     from spermlab.report.quality import verdict_of
 
     setup_logging(quiet)
+    from spermlab.report.cohort import is_batch_folder, write_cohort_report
+
+    if is_batch_folder(result_dir):  # a batch folder: the cohort page
+        path = write_cohort_report(result_dir, out=out)
+        if json_out:
+            emit_json({"report": str(path), "cohort": True})
+        elif not quiet:
+            typer.echo(f"report: {path}")
+        return
     path = write_report(result_dir, source=source, out=out)
     if json_out:
         data = load_results(result_dir)

@@ -23,7 +23,7 @@ VOLATILE = ["seconds", "finished_at"]
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> Path:
-    """Four 1-s simulated videos, a truncated and an empty file, an empty folder."""
+    """Four 1-s simulated videos, a corrupt, a truncated and an empty file, an empty folder."""
     from spermlab.simulate import SimulationConfig, simulate, write_simulation
 
     root = tmp_path_factory.mktemp("batch")
@@ -34,6 +34,9 @@ def inputs(tmp_path_factory) -> Path:
         files = write_simulation(sim, root / f"sim{i}", stem=f"s{i}")
         shutil.copy(files.video, folder / f"s{i}.mp4")
     (folder / "cut.mp4").write_bytes((folder / "s0.mp4").read_bytes()[:3000])
+    data = bytearray((folder / "s1.mp4").read_bytes())
+    data[len(data) // 3: len(data) // 3 + 2000] = bytes(2000)  # damaged in the middle
+    (folder / "bad.mp4").write_bytes(bytes(data))
     (folder / "zero.mp4").write_bytes(b"")
     (folder / "nothing").mkdir()
     return folder
@@ -60,7 +63,8 @@ def test_good_samples_are_done_and_bad_ones_reported(clean):
     ledger = json.loads((clean / "ledger.json").read_text())
     states = {k: v["state"] for k, v in ledger.items()}
     assert states == {"s0": "done", "s1": "done", "s2": "done", "s3": "done", "cut": "failed",
-                      "zero": "failed", "nothing": "failed"}  # fmt: skip
+                      "zero": "failed", "nothing": "failed", "bad": "failed"}  # fmt: skip
+    assert "bad.mp4" in ledger["bad"]["error"] and "decoding stopped" in ledger["bad"]["error"]
     assert "0-byte" in ledger["zero"]["error"] and "cut.mp4" in ledger["cut"]["error"]
     for sid in ("s0", "s3"):
         assert (clean / "samples" / sid / "summary.json").is_file()
@@ -77,7 +81,7 @@ def test_good_samples_are_done_and_bad_ones_reported(clean):
         pd.read_parquet(clean / "samples" / "s0" / "kinematics.parquet"))
     tr = query(clean, "SELECT count(*) AS n FROM tracks WHERE sample_id = 's1'")
     assert tr["n"][0] == len(pd.read_parquet(clean / "samples" / "s1" / "tracks.parquet"))
-    assert len(pd.read_csv(clean / "summary.csv")) == 7
+    assert len(pd.read_csv(clean / "summary.csv")) == 8
 
 
 def test_a_rerun_skips_what_is_done_and_redoes_what_changed(inputs, clean, tmp_path, capsys):
@@ -98,7 +102,7 @@ def test_a_rerun_skips_what_is_done_and_redoes_what_changed(inputs, clean, tmp_p
     assert main(["batch", str(changed), "--um-per-px", "0.25", "--depth-um", "20", "--out", str(out),
                  "-q", "--json", "--retry-failed"]) == 1  # fmt: skip
     res = json.loads(capsys.readouterr().out)
-    assert res["done"] == ["cut"] and sorted(res["failed"]) == ["nothing", "zero"]
+    assert res["done"] == ["cut"] and sorted(res["failed"]) == ["bad", "nothing", "zero"]
     t = _samples(out)
     assert (t["sample_id"] == "cut").sum() == 1 and t.set_index("sample_id").loc["cut", "state"] == "done"
 
@@ -129,7 +133,7 @@ def test_killed_halfway_then_rerun_gives_the_clean_store(inputs, clean, tmp_path
     os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers
     proc.wait()
     half = json.loads((out / "ledger.json").read_text())
-    assert 1 <= len(half) < 7, "killed too late to test anything"
+    assert 1 <= len(half) < 8, "killed too late to test anything"
     assert _batch(inputs, out) == 1
     pd.testing.assert_frame_equal(_samples(out), _samples(clean))
     assert not list((out / "samples").glob(".*partial*"))
@@ -169,7 +173,7 @@ def test_a_real_dask_cluster_with_a_worker_killed_midway(inputs, clean, tmp_path
         _, err = batch.communicate(timeout=300)
         assert batch.returncode == 1, err.decode()
         rows = json.loads(ledger.read_text())
-        assert len(rows) == 7 and sum(v["state"] == "done" for v in rows.values()) == 4
+        assert len(rows) == 8 and sum(v["state"] == "done" for v in rows.values()) == 4
         pd.testing.assert_frame_equal(_samples(out), _samples(clean))
     finally:
         for p in procs:
@@ -182,7 +186,7 @@ def test_cohort_page_and_query(clean, tmp_path, capsys):
     shutil.copytree(clean, out)
     assert main(["report", str(out), "-q"]) == 0
     html = (out / "report.html").read_text()
-    assert html.count('data-state="done"') == 4 and html.count('data-state="failed"') == 3
+    assert html.count('data-state="done"') == 4 and html.count('data-state="failed"') == 4
     assert "0-byte" in html and "WHO 2021 lower limit" in html or "lower reference limits" in html
     assert main(["query", str(out), "SELECT count(*) AS n FROM samples WHERE state = 'done'", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"n": 4}]

@@ -1,0 +1,58 @@
+"""``spermlab audit``: what is wrong with an annotated dataset, before anyone trains on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, setup_logging
+
+
+@app.command()
+def audit(
+    datasets: list[Path] = typer.Argument(..., help="VISEM-Tracking video folders, or Pascal VOC folders (FOLDER/STEM for one video)."),
+    json_file: Optional[Path] = typer.Option(None, "--json-file", help="Write every finding as JSON to this file."),
+    fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a finding is at least this severe: error or warning."),
+    um_per_px: Optional[float] = typer.Option(None, "--um-per-px", help="Scale for the swimming-speed rule (VISEM default: the visem preset)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate for the speed and reuse rules."),
+    json_out: bool = JsonOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Audit annotated datasets: boxes, tracks, images and classes, each finding with evidence.
+
+    Example: spermlab audit ../shared/data/visem_tracking/11 --fail-on error
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from spermlab.audit import RULES, audit_dataset
+    from spermlab.audit.findings import SEVERITIES
+    from spermlab.errors import UsageError
+    from spermlab.io.atomic import write_json
+
+    setup_logging(quiet)
+    if fail_on is not None and fail_on not in ("error", "warning"):
+        raise UsageError(f"--fail-on {fail_on}: expected error or warning")
+    results = [audit_dataset(d, um_per_px=um_per_px, fps=fps) for d in datasets]
+    data = [r.to_dict() for r in results]
+    if json_file is not None:
+        write_json(json_file, data)
+    if json_out:
+        emit_json(data)
+    elif not quiet:
+        for r in results:
+            t = Table(title=f"{r.dataset}: {r.stats['frames']} frames, {r.stats['boxes']} boxes")
+            for c in ("rule", "severity", "count", "what", "first instance"):
+                t.add_column(c)
+            for rule, n in r.counts().items():
+                first = next(f for f in r.findings if f.rule == rule)
+                where = f"{Path(first.file).name}:{first.line}" if first.file and first.line else (
+                    Path(first.file).name if first.file else "")  # fmt: skip
+                t.add_row(rule, RULES[rule].severity, str(n), RULES[rule].title, f"{where} {first.message}".strip())
+            Console().print(t)
+    if fail_on is not None:
+        worst = max((SEVERITIES[f.severity] for r in results for f in r.findings), default=-1)
+        if worst >= SEVERITIES[fail_on]:
+            raise typer.Exit(1)

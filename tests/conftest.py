@@ -30,8 +30,10 @@ def data_dir() -> Path:
 
 def require_module(name: str, install: str):
     """Import ``name``; without it fail under CI=true (``make test`` installs it), else skip."""
+    import importlib
+
     try:
-        return __import__(name)
+        return importlib.import_module(name)
     except ImportError:
         msg = f"{name} is not installed ({install})"
         if os.environ.get("CI", "").lower() == "true":

@@ -140,14 +140,18 @@ def test_killed_halfway_then_rerun_gives_the_clean_store(inputs, clean, tmp_path
 
 
 def test_dask_local_cluster_gives_the_same_store(inputs, clean, tmp_path):
-    pytest.importorskip("dask.distributed") if os.environ.get("CI", "").lower() != "true" else None
+    from tests.conftest import require_module
+
+    require_module("dask.distributed", "pip install 'spermlab[dask]' (make test installs it)")
     out = tmp_path / "study"
     assert _batch(inputs, out, "--dask", "local", "--workers", "2") == 1
     pd.testing.assert_frame_equal(_samples(out), _samples(clean))
 
 
 def test_a_real_dask_cluster_with_a_worker_killed_midway(inputs, clean, tmp_path):
-    pytest.importorskip("dask.distributed") if os.environ.get("CI", "").lower() != "true" else None
+    from tests.conftest import require_module
+
+    require_module("dask.distributed", "pip install 'spermlab[dask]' (make test installs it)")
     sched_file = tmp_path / "scheduler.json"
     bindir = Path(sys.executable).parent
     procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",

@@ -144,7 +144,11 @@ def _audit_voc(path: Path, params: AuditParams) -> AuditResult:
             if (m := re.fullmatch(r"(.+)_(\d+)\.xml", x.name)) and (stem is None or m.group(1) == stem)}
     w, h = _voc_size(next(iter(xmls.values()))) if xmls else (0, 0)
     where = _where(det, lambda f: str(xmls.get(f, folder)))
-    res.findings += _box_rules(det, where, w, h, params)
+    from dataclasses import replace as _replace
+
+    # in XML the box's position is its <object> number, not a line: said as such
+    res.findings += [_replace(f, line=None, evidence={**f.evidence, "object": f.line})
+                     for f in _box_rules(det, where, w, h, params)]  # fmt: skip
     res.findings += _class_rules(det, sorted(xmls), lambda f: str(xmls[f]), params)
     res.findings += _gap_rule(sorted(xmls), lambda f: str(xmls[f]))
     res.stats = _stats(det, None, xmls) | {"calibration_for_speed": None}

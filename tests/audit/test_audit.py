@@ -76,7 +76,7 @@ def _plant(root: Path) -> set[str]:
         (root / sub / name).unlink()                                                    # I004
     # B005 (one size for most boxes) is in the copy already; C002 comes with the T005 plant:
     # the box given class 2 is the only one of its class, so that class is also rare
-    return {r for r in RULES if r != "B005"}
+    return {r for r in RULES if r not in ("B005", "I005", "I006")}  # I005, I006: splits (YOLO test)
 
 
 def _keys(result) -> set:
@@ -121,3 +121,19 @@ def test_docs_table_lists_every_rule():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "audit.md").read_text()
     for r in RULES.values():
         assert f"| {r.id} | {r.severity} | {r.title} |" in doc
+
+
+def test_yolo_dataset_leakage(data_dir, tmp_path):
+    from spermlab.detect.learned.dataset import Split, export_yolo_dataset
+
+    v = _copy(data_dir, tmp_path / "11")
+    split = Split(train={"11": list(range(0, 5))}, val={"11": list(range(55, 60))}, rule="by hand")
+    yaml = export_yolo_dataset([v], tmp_path / "ds", split=split)
+    clean = audit_dataset(yaml).counts()
+    assert "I005" not in clean and "I006" not in clean  # 51 frames (over 1 s) apart: no leak
+    val = tmp_path / "ds" / "images" / "val"
+    (val / "copy_of_3.jpg").symlink_to((tmp_path / "ds" / "images" / "train" / "11_frame_3.jpg").resolve())
+    (val / "11_frame_6.jpg").symlink_to((v / "images" / "11_frame_6.jpg").resolve())  # 2 frames from train
+    shutil.copy(v / "labels" / "11_frame_6.txt", tmp_path / "ds" / "labels" / "val" / "11_frame_6.txt")
+    leaky = audit_dataset(tmp_path / "ds").counts()
+    assert leaky.get("I005") == 1 and leaky.get("I006") == 1

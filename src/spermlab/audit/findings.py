@@ -59,6 +59,10 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          "duplicated frames weigh twice; across splits they leak test data into training"),
     Rule("I004", "warning", "frame numbers with gaps",
          "missing frames break tracks and time-based features"),
+    Rule("I005", "error", "the same image in two splits of a dataset",
+         "test data in training: validation scores overstate what the model does on new data"),
+    Rule("I006", "warning", "neighbouring frames of one video in two splits (within 1 s)",
+         "near-identical images on both sides: the same leak, split by frame instead of by video"),
 ]}  # fmt: skip
 
 

@@ -83,12 +83,17 @@ def audit_dataset(path: str | Path, *, um_per_px: float | None = None, fps: floa
     """
     p = Path(path)
     params = params or AuditParams()
+    if p.name.endswith((".yaml", ".yml")) or (p.is_dir() and (p / "data.yaml").is_file()):
+        from spermlab.audit.yolo import audit_yolo_dataset
+
+        return audit_yolo_dataset(p if p.is_file() else p / "data.yaml", params, fps=fps or 50.0)
     if p.is_dir() and ((p / "labels").is_dir() or (p / "labels_ftid").is_dir()):
         return _audit_visem(p, um_per_px, fps, params)
     if (p.is_dir() and any(p.glob("*.xml"))) or (p.parent.is_dir() and any(p.parent.glob(f"{p.name}_*.xml"))):
         return _audit_voc(p, params)
-    raise FormatError(p, "expected a VISEM-Tracking video folder (labels/, labels_ftid/) or a folder "
-                         "of Pascal VOC .xml files (FOLDER/STEM for one video of several)")  # fmt: skip
+    raise FormatError(p, "expected a VISEM-Tracking video folder (labels/, labels_ftid/), a YOLO "
+                         "dataset (data.yaml) or a folder of Pascal VOC .xml files (FOLDER/STEM "
+                         "for one video of several)")  # fmt: skip
 
 
 def _reader_findings(problems: list[FormatError]) -> list[Finding]:

@@ -137,3 +137,15 @@ def test_yolo_dataset_leakage(data_dir, tmp_path):
     shutil.copy(v / "labels" / "11_frame_6.txt", tmp_path / "ds" / "labels" / "val" / "11_frame_6.txt")
     leaky = audit_dataset(tmp_path / "ds").counts()
     assert leaky.get("I005") == 1 and leaky.get("I006") == 1
+
+
+def test_html_report_shows_every_rule_found_with_crops(data_dir, tmp_path):
+    root = _copy(data_dir, tmp_path / "p")
+    _plant(root)
+    out = tmp_path / "audit.html"
+    assert main(["audit", str(root), "--report", str(out), "-q"]) == 0
+    html = out.read_text()
+    res = audit_dataset(root)
+    for rule in res.counts():
+        assert f'data-rule="{rule}"' in html
+    assert "Worst offenders" in html and html.count("data:image/jpeg") >= 3

@@ -177,6 +177,7 @@ def _box_rules(det: pd.DataFrame, where: pd.DataFrame, width: int, height: int,
     y0, y1 = det["y"] - det["h"] / 2, det["y"] + det["h"] / 2
 
     def add(rule, i, message, **ev):
+        ev["xy"] = [float(det["x"][i]), float(det["y"][i])]  # where to look in the image
         out.append(Finding(rule, where["file"][i], int(where["line"][i]), frame=int(det["frame"][i]),
                            message=message, evidence=ev))  # fmt: skip
 

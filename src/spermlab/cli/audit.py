@@ -14,6 +14,7 @@ from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, setup_log
 def audit(
     datasets: list[Path] = typer.Argument(..., help="VISEM-Tracking video folders, or Pascal VOC folders (FOLDER/STEM for one video)."),
     json_file: Optional[Path] = typer.Option(None, "--json-file", help="Write every finding as JSON to this file."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the HTML audit report to this file."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a finding is at least this severe: error or warning."),
     um_per_px: Optional[float] = typer.Option(None, "--um-per-px", help="Scale for the swimming-speed rule (VISEM default: the visem preset)."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate for the speed and reuse rules."),
@@ -44,6 +45,10 @@ def audit(
     data = [r.to_dict() for r in results]
     if json_file is not None:
         write_json(json_file, data)
+    if report is not None:
+        from spermlab.audit.report import write_audit_report
+
+        write_audit_report(results, report)
     if json_out:
         emit_json(data)
     elif not quiet:

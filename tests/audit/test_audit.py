@@ -88,9 +88,13 @@ def _keys(result) -> set:
 
 
 def test_every_planted_rule_is_found_and_nothing_else_new(data_dir, tmp_path):
-    base = audit_dataset(_copy(data_dir, tmp_path / "base"))
-    root = _copy(data_dir, tmp_path / "planted")
+    base = audit_dataset(_copy(data_dir, tmp_path / "base" / "v"))
+    root = _copy(data_dir, tmp_path / "planted" / "v")
     planted = _plant(root)
+    real = (data_dir / "visem_tracking" / "sperm_counts_per_frame.csv").read_text().splitlines()
+    rows = [r for r in real[1:] if r.split(",")[0] in {f"11_frame_{f}" for f in range(N)}]
+    (root.parent / "sperm_counts_per_frame.csv").write_text(
+        "\n".join([real[0], *rows, "11_frame_60,0,0,0"]) + "\n")  # C003: the plants change counts
     res = audit_dataset(root)
     new = _keys(res) - _keys(base)
     new_rules = {k[0] for k in new}

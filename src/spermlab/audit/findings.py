@@ -41,6 +41,8 @@ RULES: dict[str, Rule] = {r.id: r for r in [
          "fine if the field is empty; otherwise missed annotations teach false negatives"),
     Rule("C002", "warning", "class imbalance (a class under 5 % of boxes)",
          "a rare class is learned poorly; see the imbalance advice"),
+    Rule("C003", "warning", "boxes per frame differ from the counts file",
+         "labels and the published counts disagree: one of them is wrong for this frame"),
     Rule("T001", "info", "track with gaps (frames missing between its first and last)",
          "missed annotations inside a track: false negatives for detection"),
     Rule("T002", "warning", "jump faster than a sperm swims (above max_speed_um_s)",

@@ -64,7 +64,7 @@ class AuditResult:
 
 
 def audit_dataset(path: str | Path, *, um_per_px: float | None = None, fps: float | None = None,
-                  params: AuditParams | None = None) -> AuditResult:  # fmt: skip
+                  params: AuditParams | None = None, counts: str | Path | None = None) -> AuditResult:  # fmt: skip
     """Audit a VISEM-Tracking video folder or a Pascal VOC folder.
 
     Parameters
@@ -76,6 +76,9 @@ def audit_dataset(path: str | Path, *, um_per_px: float | None = None, fps: floa
         Calibration for the speed rule (T002); VISEM-Tracking defaults to the ``visem``
         preset. Without it T002 is not applied (said in ``stats``).
     params : AuditParams, optional
+    counts : str or Path, optional
+        A per-frame counts CSV (VISEM-Tracking's ``sperm_counts_per_frame.csv``); default:
+        the one beside a VISEM-Tracking video folder, when there is one.
 
     Returns
     -------
@@ -88,7 +91,11 @@ def audit_dataset(path: str | Path, *, um_per_px: float | None = None, fps: floa
 
         return audit_yolo_dataset(p if p.is_file() else p / "data.yaml", params, fps=fps or 50.0)
     if p.is_dir() and ((p / "labels").is_dir() or (p / "labels_ftid").is_dir()):
-        return _audit_visem(p, um_per_px, fps, params)
+        res = _audit_visem(p, um_per_px, fps, params)
+        counts = Path(counts) if counts is not None else p.parent / "sperm_counts_per_frame.csv"
+        if counts.is_file():
+            res.findings += _count_rule(p, counts)
+        return res
     if (p.is_dir() and any(p.glob("*.xml"))) or (p.parent.is_dir() and any(p.parent.glob(f"{p.name}_*.xml"))):
         return _audit_voc(p, params)
     raise FormatError(p, "expected a VISEM-Tracking video folder (labels/, labels_ftid/), a YOLO "
@@ -282,6 +289,31 @@ def _track_rules(tracks: pd.DataFrame, id_map: dict, um: float, fps: float, p: A
             out.append(Finding("T005", file_of(int(fr[k])), frame=int(fr[k]), track=int(tid),
                                message=f"track {name} changes class: {[_name(c) for c in classes]}",
                                evidence={"track": name, "classes": [_name(c) for c in classes]}))  # fmt: skip
+    return out
+
+
+def _count_rule(folder: Path, counts: Path) -> list[Finding]:
+    """Sperm and cluster boxes per frame against the counts file's rows for this video."""
+    from spermlab.io.visem import read_frame_counts, read_visem_detections
+
+    table = read_frame_counts(counts, problems=[])
+    files = _label_files(folder / "labels")
+    stem = next(iter(files.values())).name.rsplit("_frame_", 1)[0] if files else folder.name
+    mine = table[table["video_id"].astype(str) == stem]
+    if mine.empty:
+        return []
+    det = read_visem_detections(folder, problems=[])
+    got = det.groupby(["frame", "cls"]).size().unstack(fill_value=0)
+    out = []
+    for row in mine.itertuples():
+        for cls, col in ((0, "sperm"), (1, "cluster"), (2, "small_or_pinhead")):
+            n = int(got.loc[row.frame, cls]) if row.frame in got.index and cls in got.columns else 0
+            want = int(getattr(row, col))
+            if n != want and row.frame in files:
+                out.append(Finding("C003", str(files[row.frame]), frame=int(row.frame),
+                                   message=f"{n} {col} boxes, the counts file says {want}",
+                                   evidence={"class": col, "boxes": n, "counts_file": want,
+                                             "file": str(counts)}))  # fmt: skip
     return out
 
 

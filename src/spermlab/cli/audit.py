@@ -15,6 +15,7 @@ def audit(
     datasets: list[Path] = typer.Argument(..., help="VISEM-Tracking video folders, or Pascal VOC folders (FOLDER/STEM for one video)."),
     json_file: Optional[Path] = typer.Option(None, "--json-file", help="Write every finding as JSON to this file."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the HTML audit report to this file."),
+    counts: Optional[Path] = typer.Option(None, "--counts", help="A per-frame counts CSV (default: sperm_counts_per_frame.csv beside a VISEM-Tracking folder)."),
     fail_on: Optional[str] = typer.Option(None, "--fail-on", help="Exit 1 when a finding is at least this severe: error or warning."),
     um_per_px: Optional[float] = typer.Option(None, "--um-per-px", help="Scale for the swimming-speed rule (VISEM default: the visem preset)."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate for the speed and reuse rules."),
@@ -41,7 +42,7 @@ def audit(
     if agree:
         _agreement(datasets, max_distance, json_out, json_file)
         return
-    results = [audit_dataset(d, um_per_px=um_per_px, fps=fps) for d in datasets]
+    results = [audit_dataset(d, um_per_px=um_per_px, fps=fps, counts=counts) for d in datasets]
     data = [r.to_dict() for r in results]
     if json_file is not None:
         write_json(json_file, data)

@@ -153,3 +153,18 @@ def test_html_report_shows_every_rule_found_with_crops(data_dir, tmp_path):
     for rule in res.counts():
         assert f'data-rule="{rule}"' in html
     assert "Worst offenders" in html and html.count("data:image/jpeg") >= 3
+
+
+def test_mot_file(tmp_path):
+    # ground-truth layout: flag 1, class = cls + 1 (1 sperm, 2 cluster), visibility 1
+    rows = [f"{f},1,{100 + f},100,16,17,1,1,1" for f in range(1, 8)]
+    rows += [f"{f},2,{300 + f},200,16,17,1,1,1" for f in (1, 2, 5, 6)]  # T001: frames 3-4 missing
+    rows[3] = "4,1,103,100,16,17,1,2,1"  # T005: track 1 turns cluster in frame 4
+    rows.append("3,3,bad,200,16,17,1,1,1")  # F001
+    path = tmp_path / "gt.txt"
+    path.write_text("\n".join(rows) + "\n")
+    res = audit_dataset(path)
+    assert set(res.counts()) >= {"T001", "T005", "F001"}
+    t5 = next(f for f in res.findings if f.rule == "T005")
+    assert t5.track == 0 and t5.frame == 3  # read 0-based: MOT's id 1, frame 4
+    assert "T002 (give --um-per-px and --fps)" in res.stats["not_applied"]

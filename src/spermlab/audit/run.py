@@ -90,6 +90,8 @@ def audit_dataset(path: str | Path, *, um_per_px: float | None = None, fps: floa
         from spermlab.audit.yolo import audit_yolo_dataset
 
         return audit_yolo_dataset(p if p.is_file() else p / "data.yaml", params, fps=fps or 50.0)
+    if p.is_file() and p.suffix == ".txt":
+        return _audit_mot(p, um_per_px, fps, params)
     if p.is_dir() and ((p / "labels").is_dir() or (p / "labels_ftid").is_dir()):
         res = _audit_visem(p, um_per_px, fps, params)
         counts = Path(counts) if counts is not None else p.parent / "sperm_counts_per_frame.csv"
@@ -142,6 +144,46 @@ def _audit_visem(folder: Path, um_per_px, fps, params: AuditParams) -> AuditResu
         "calibration_for_speed": {"um_per_px": um, "fps": rate,
                                   "source": "user" if um_per_px or fps else "preset:visem"}}
     return res
+
+
+def _audit_mot(path: Path, um_per_px, fps, params: AuditParams) -> AuditResult:
+    """A MOTChallenge file: no frame size or images, so box rules that need them are not applied
+    (B001, B002 need the frame size; said in ``stats``)."""
+    from spermlab.io.load import _mot_kind
+    from spermlab.io.mot import read_mot
+
+    res = AuditResult(str(path))
+    problems: list[FormatError] = []
+    tracks = read_mot(path, kind=_mot_kind(path), problems=problems)
+    res.findings += _reader_findings(problems)
+    lines = _mot_lines(path)
+    where = pd.DataFrame({"file": str(path), "line": [lines.get((int(f), int(t)), 0) for f, t in
+                                                       zip(tracks["frame"], tracks["track_id"], strict=True)]})
+    huge = 10**9  # no frame size: nothing is outside or at the border
+    res.findings += [f for f in _box_rules(tracks, where, huge, huge, params) if f.rule not in ("B001", "B002")]
+    res.findings += _class_rules(tracks, [], str, params)
+    if um_per_px and fps:
+        res.findings += _track_rules(tracks, {}, um_per_px, fps, params, lambda f: str(path))
+    else:
+        from dataclasses import replace
+
+        no_speed = replace(params, max_speed_um_s=float("inf"))  # no scale: no speed rule
+        res.findings += _track_rules(tracks, {}, 1.0, fps or 50.0, no_speed, lambda f: str(path))
+    res.stats = _stats(tracks, tracks, {}) | {"not_applied": ["B001", "B002", "images"] +
+                                              ([] if um_per_px and fps else ["T002 (give --um-per-px and --fps)"])}
+    return res
+
+
+def _mot_lines(path: Path) -> dict[tuple[int, int], int]:
+    """(0-based frame, 0-based track id) -> 1-based line of a MOT file."""
+    out = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        parts = line.split(",")
+        try:
+            out[(int(parts[0]) - 1, int(parts[1]) - 1)] = n  # read as 0-based frame and id
+        except (ValueError, IndexError):
+            continue
+    return out
 
 
 def _audit_voc(path: Path, params: AuditParams) -> AuditResult:

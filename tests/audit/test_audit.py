@@ -168,3 +168,10 @@ def test_mot_file(tmp_path):
     t5 = next(f for f in res.findings if f.rule == "T005")
     assert t5.track == 0 and t5.frame == 3  # read 0-based: MOT's id 1, frame 4
     assert "T002 (give --um-per-px and --fps)" in res.stats["not_applied"]
+
+
+def test_box_size_histogram_per_class_counts_every_box(data_dir):
+    res = audit_dataset(data_dir / "videos" / "svia" / "subset_A" / "S_0002")
+    h = res.stats["box_area_histogram"]
+    assert sum(h["sperm"]) == res.stats["boxes_per_class"]["sperm"]
+    assert len(h["edges_px2"]) == len(h["sperm"]) + 1

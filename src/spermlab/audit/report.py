@@ -80,6 +80,19 @@ def _figures(r) -> list[dict[str, str]]:
         ax.set_xlabel("frame")
         fig.tight_layout()
         out.append({"uri": figure_to_data_uri(fig), "alt": "findings per frame over time"})
+    hist = dict(r.stats.get("box_area_histogram") or {})
+    edges = hist.pop("edges_px2", None)
+    if edges and hist:
+        fig = Figure(figsize=(4, 3))
+        ax = fig.subplots()
+        for name, counts in hist.items():
+            ax.stairs(counts, edges, label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("box area (px²)")
+        ax.set_ylabel("boxes")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        out.append({"uri": figure_to_data_uri(fig), "alt": "box sizes per class"})
     sizes = [f.evidence.get("median_area_px2") for f in r.findings if f.rule == "B006"]
     areas = [f.evidence.get("size_px") for f in r.findings if f.rule == "B003"]
     if sizes or areas:

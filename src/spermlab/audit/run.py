@@ -431,6 +431,20 @@ def _name(cls: Any) -> str:
     return CLASS_NAMES.get(int(cls), str(cls))
 
 
+#: Bin edges of the box-area histograms (px², log-spaced from 4 to 40,000).
+AREA_BINS = np.geomspace(4, 40000, 41)
+
+
+def _area_histogram(det: pd.DataFrame) -> dict[str, Any]:
+    """Box areas per class, counted in :data:`AREA_BINS` (for the report's histograms)."""
+    if det.empty or "w" not in det:
+        return {}
+    area = (det["w"] * det["h"]).to_numpy()
+    return {"edges_px2": AREA_BINS.round(2).tolist(),
+            **{_name(c): np.histogram(area[(det["cls"] == c).to_numpy()], AREA_BINS)[0].tolist()
+               for c in sorted(det["cls"].unique())}}  # fmt: skip
+
+
 def _stats(det: pd.DataFrame, tracks: pd.DataFrame | None, files: dict) -> dict[str, Any]:
     per_frame = det.groupby("frame").size().reindex(sorted(files), fill_value=0) if files else pd.Series([])
     return {
@@ -439,6 +453,7 @@ def _stats(det: pd.DataFrame, tracks: pd.DataFrame | None, files: dict) -> dict[
         "boxes_per_frame": {"median": float(per_frame.median()) if len(per_frame) else None,
                             "min": int(per_frame.min()) if len(per_frame) else None,
                             "max": int(per_frame.max()) if len(per_frame) else None},
+        "box_area_histogram": _area_histogram(det),
         "tracks": int(tracks["track_id"].nunique()) if tracks is not None else None,
         "tracks_per_class": ({_name(c): int(n) for c, n in tracks.groupby("cls")["track_id"].nunique().items()}
                              if tracks is not None else None),

@@ -13,6 +13,32 @@ predict_app = typer.Typer(help="Sample-level prediction with cross-validation be
 app.add_typer(predict_app, name="predict")
 
 
+@predict_app.command("features")
+def features(
+    results: list[Path] = typer.Argument(..., help="Results folders (spermlab analyze --out) or batch folders."),
+    out: Path = typer.Option(..., "--out", "-o", help="Feature table (.parquet or .csv), one row per sample."),
+    json_out: bool = JsonOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Per-sample features from spermlab's results (shares, kinematic percentiles, counts...).
+
+    Example: spermlab predict features study --out features.parquet
+    """
+    from spermlab.errors import UsageError
+    from spermlab.io.atomic import write_table
+    from spermlab.predict.features import features_table
+
+    setup_logging(quiet)
+    if out.suffix not in (".parquet", ".csv"):
+        raise UsageError(f"--out {out}: expected a .parquet or .csv file")
+    table = features_table(results)
+    write_table(table, out.with_suffix(""), formats=(out.suffix[1:],))
+    if json_out:
+        emit_json({"out": str(out), "samples": len(table), "columns": list(table.columns)})
+    elif not quiet:
+        typer.echo(f"{len(table)} samples, {table.shape[1] - 1} features → {out}")
+
+
 @predict_app.command("visem-exp2")
 def visem_exp2(
     folder: Path = typer.Argument(..., help="The VISEM clinical folder (semen_analysis_data.csv, sex_hormones.csv, participant_related_data.csv)."),

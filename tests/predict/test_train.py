@@ -65,3 +65,17 @@ def test_train_then_apply_and_a_feature_mismatch_is_an_error(tmp_path, capsys):
     assert "x2" in capsys.readouterr().err
     assert main(["predict", "train", str(tmp_path / "f.csv"), str(tmp_path / "t.csv"), "--targets",
                  "PR", "--model", "svm", "--out", str(m)]) == 2  # fmt: skip
+
+
+def test_leave_one_out_and_the_cv_report(tmp_path):
+    f, t = _data(20)
+    groups = t["participant"].to_numpy()
+    lo = folds(20, groups, 0, 0)
+    assert len(lo) == 10 and all(len(set(groups[te])) == 1 for _, te in lo)  # one participant out
+    f.to_csv(tmp_path / "f.csv", index=False)
+    t.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["predict", "train", str(tmp_path / "f.csv"), str(tmp_path / "t.csv"), "--targets", "PR",
+                 "--model", "ridge", "--loo", "--group", "participant", "--out", str(tmp_path / "m.joblib"),
+                 "--report", str(tmp_path / "cv.html"), "-q"]) == 0  # fmt: skip
+    html = (tmp_path / "cv.html").read_text()
+    assert html.count("data:image/png") == 2 and "leave one out" in html  # ridge and ZeroR, PR

@@ -49,6 +49,8 @@ def train(
     on: str = typer.Option("sample_id", "--on", help="Column joining features and targets."),
     group: str | None = typer.Option(None, "--group", help="Column of the targets table to group folds by (a participant)."),
     cv: int = typer.Option(10, "--cv", min=2, help="Cross-validation folds."),
+    loo: bool = typer.Option(False, "--loo", help="Leave one out (one group out with --group) instead of --cv folds."),
+    report: Path | None = typer.Option(None, "--report", help="Write the CV report (HTML: metrics and difference plots)."),
     seeds: int = typer.Option(5, "--seeds", min=1, help="Fold seeds (the spread)."),
     shares: bool = typer.Option(False, "--shares", help="The targets are shares of 100 % (PR, NP, IM): predicted together, summing to 100."),
     out: Path = typer.Option(..., "--out", "-o", help="Model file (.joblib) with its card."),
@@ -76,13 +78,19 @@ def train(
         if missing:
             raise UsageError(f"{path} has no column(s) {missing} (columns: {', '.join(map(str, table.columns))})")
     data = f.merge(t[[on, *cols] + ([group] if group and group not in cols else [])], on=on)
-    if len(data) < cv:
+    if not loo and len(data) < cv:
         raise UsageError(f"{len(data)} samples join on {on!r}; --cv {cv} needs at least {cv}")
     x = data[[c for c in f.columns if c != on and pd.api.types.is_numeric_dtype(f[c])]]
     y = data[cols].astype(float)
-    res = cross_validate(x, y, models=sorted({"zeror", model}), k=cv, seeds=seeds,
-                         groups=data[group].to_numpy() if group else None, shares=shares)  # fmt: skip
+    res = cross_validate(x, y, models=sorted({"zeror", model}), k=0 if loo else cv,
+                         seeds=1 if loo else seeds, groups=data[group].to_numpy() if group else None,
+                         shares=shares)  # fmt: skip
     save_model(out, x, y, model, res, shares)
+    if report is not None:
+        from spermlab.predict.train import write_cv_report
+
+        scheme = "leave one out" if loo else f"{cv}-fold CV, {seeds} seeds"
+        write_cv_report(res, y, report, title=f"{model} beside ZeroR: {scheme}, {len(data)} samples")
     if json_out:
         emit_json({**res.to_dict(), "out": str(out)})
         return

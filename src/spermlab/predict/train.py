@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MODEL_NAMES", "CVResult", "apply_model", "cross_validate", "make_model", "save_model"]
+__all__ = ["MODEL_NAMES", "CVResult", "apply_model", "cross_validate", "make_model", "save_model",
+           "write_cv_report"]
 
 MODEL_NAMES = ("zeror", "linear", "ridge", "rf", "gb")
 
@@ -53,10 +54,15 @@ def _as_shares(pred: np.ndarray) -> np.ndarray:
 
 
 def folds(n: int, groups: np.ndarray | None, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """K folds (shuffled with ``seed``), grouped so that no group is on both sides."""
-    from sklearn.model_selection import GroupKFold, KFold
+    """K folds (shuffled with ``seed``), grouped so that no group is on both sides; ``k = 0``:
+    leave one out (one group out when there are groups)."""
+    from sklearn.model_selection import GroupKFold, KFold, LeaveOneGroupOut, LeaveOneOut
 
     idx = np.arange(n)
+    if k == 0:
+        if groups is None:
+            return list(LeaveOneOut().split(idx))
+        return list(LeaveOneGroupOut().split(idx, groups=groups))
     if groups is None:
         return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(idx))
     uniq = np.random.default_rng(seed).permutation(np.unique(groups))  # shuffled, then grouped
@@ -108,6 +114,38 @@ def cross_validate(x: pd.DataFrame, y: pd.DataFrame, *, models: list[str], k: in
     table = per.groupby(["model", "target"])[metrics].mean().join(
         per.groupby(["model", "target"])["mae"].std().rename("mae_sd")).reset_index()
     return CVResult(table, pd.concat(preds, ignore_index=True))
+
+
+def write_cv_report(cv: CVResult, y: pd.DataFrame, path: str | Path, *, title: str) -> Path:
+    """The CV report as HTML: the metrics table and a Bland-Altman difference plot per target and
+    model (pooled predictions of the first seed), self-contained."""
+    import jinja2
+
+    from spermlab.evaluate.agreement import bland_altman
+    from spermlab.evaluate.plots import plot_bland_altman
+    from spermlab.io.atomic import write_text
+    from spermlab.report.plots import figure_to_data_uri
+
+    figs = []
+    first = cv.predictions[cv.predictions["seed"] == cv.predictions["seed"].min()]
+    for model, g in first.groupby("model"):
+        g = g.sort_values("row")
+        for t in y.columns:
+            ba = bland_altman(g[t].to_numpy(), y[t].to_numpy())
+            fig = plot_bland_altman(ba, title=f"{t}: {model}", units="points", names=(model, "truth"))
+            figs.append({"uri": figure_to_data_uri(fig), "alt": f"{t}, {model} against the reference"})
+    page = jinja2.Environment(autoescape=True).from_string(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>{{ title }}</title><style>"
+        "body{font:14px system-ui,sans-serif;max-width:1200px;margin:auto;padding:12px}"
+        "table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}"
+        ".g{display:grid;grid-template-columns:1fr 1fr 1fr;gap:8px}img{max-width:100%}</style></head><body>"
+        "<h1>{{ title }}</h1><table><tr>{% for c in cols %}<th>{{ c }}</th>{% endfor %}</tr>"
+        "{% for r in rows %}<tr>{% for c in cols %}<td>{{ r[c] }}</td>{% endfor %}</tr>{% endfor %}</table>"
+        "<div class='g'>{% for f in figs %}<figure><img src='{{ f.uri }}' alt='{{ f.alt }}'>"
+        "<figcaption>{{ f.alt }}</figcaption></figure>{% endfor %}</div></body></html>")
+    table = cv.table.round(3)
+    html = page.render(title=title, cols=list(table.columns), rows=table.to_dict("records"), figs=figs)
+    return write_text(path, html)
 
 
 def save_model(path: str | Path, x: pd.DataFrame, y: pd.DataFrame, name: str, cv: CVResult,

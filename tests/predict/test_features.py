@@ -35,3 +35,18 @@ def test_features_match_the_results(result, tmp_path):
     assert f["vcl_p50"] == pytest.approx(np.percentile(kin.loc[kin["grade"] != "", "vcl"].dropna(), 50))
     assert f["vcl_p10"] <= f["vcl_p50"] <= f["vcl_p90"]
     assert main(["predict", "features", str(result), "--out", str(tmp_path / "f.txt")]) == 2
+
+
+def test_clinical_join_and_clinical_targets(result, data_dir, tmp_path):
+    from spermlab.io.visem import read_clinical
+    from spermlab.predict.features import features_table, join_clinical
+
+    f = features_table([result]).assign(sample_id="11")  # VISEM video 11 is participant 11
+    j = join_clinical(f, data_dir / "visem")
+    hormones = read_clinical(data_dir / "visem", table="sex_hormones").set_index("participant_id")
+    col = "Serum total testosterone (nmol/L)"
+    assert j.loc[0, f"sex_hormones: {col}"] == hormones.loc[11, col]
+    from spermlab.cli.predict import _targets
+
+    t = _targets(data_dir / "visem")
+    assert "progressive_pct" in t.columns and len(t) == 85

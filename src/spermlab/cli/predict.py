@@ -18,6 +18,7 @@ app.add_typer(predict_app, name="predict")
 def features(
     results: list[Path] = typer.Argument(..., help="Results folders (spermlab analyze --out) or batch folders."),
     out: Path = typer.Option(..., "--out", "-o", help="Feature table (.parquet or .csv), one row per sample."),
+    clinical: Path | None = typer.Option(None, "--clinical", help="VISEM clinical folder: join participant, sex-hormone and serum fatty-acid columns by participant id (the number in the sample id)."),
     json_out: bool = JsonOption,
     quiet: bool = QuietOption,
 ) -> None:
@@ -33,6 +34,10 @@ def features(
     if out.suffix not in (".parquet", ".csv"):
         raise UsageError(f"--out {out}: expected a .parquet or .csv file")
     table = features_table(results)
+    if clinical is not None:
+        from spermlab.predict.features import join_clinical
+
+        table = join_clinical(table, clinical)
     write_table(table, out.with_suffix(""), formats=(out.suffix[1:],))
     if json_out:
         emit_json({"out": str(out), "samples": len(table), "columns": list(table.columns)})
@@ -71,7 +76,7 @@ def train(
     setup_logging(quiet)
     if model not in MODEL_NAMES:
         raise UsageError(f"--model {model}: expected one of {', '.join(MODEL_NAMES)}")
-    f, t = read_table_file(features), read_table_file(targets)
+    f, t = read_table_file(features), _targets(targets)
     cols = [c.strip() for c in columns.split(",") if c.strip()]
     for table, path, need in ((f, features, [on]), (t, targets, [on, *cols] + ([group] if group else []))):
         missing = [c for c in need if c not in table.columns]
@@ -163,3 +168,16 @@ def visem_exp2(
     for r in res.table.itertuples(index=False):
         t.add_row(r.group, r.model, *[table_cell(round(float(v), 3)) for v in (r.mean, r.std, r.min, r.max)])
     Console().print(t)
+
+
+def _targets(path: Path) -> pd.DataFrame:
+    """A target table: a CSV/Parquet file, or the VISEM clinical folder or one of its CSVs (any
+    clinical column is a target; join with --on participant_id)."""
+    from spermlab.io.load import read_table_file
+    from spermlab.io.visem import CLINICAL_TABLES, read_clinical
+
+    if path.is_dir() and (path / CLINICAL_TABLES["semen_analysis"]).is_file():
+        return read_clinical(path)
+    if path.name in CLINICAL_TABLES.values():
+        return read_clinical(path)
+    return read_table_file(path)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["KINEMATIC_FEATURES", "sample_features", "features_table"]
+__all__ = ["KINEMATIC_FEATURES", "features_table", "join_clinical", "sample_features"]
 
 KINEMATIC_FEATURES = ("vcl", "vsl", "vap", "alh", "lin", "progression", "flagellum")
 
@@ -58,6 +58,23 @@ def sample_features(result_dir: str | Path) -> dict:
                heads_per_frame=s["mean_heads_per_frame"], um_per_px=s["calibration"]["um_per_px"],
                fps=s["calibration"]["fps"])  # fmt: skip
     return {k: (np.nan if v is None else v) for k, v in row.items()}
+
+
+def join_clinical(features: pd.DataFrame, folder: str | Path,
+                  tables: tuple[str, ...] = ("participant", "sex_hormones", "fatty_acids_serum")) -> pd.DataFrame:
+    """Add VISEM clinical columns by participant id: the first number in ``sample_id`` (VISEM
+    video 11 is participant 11), prefixed by table (``sex_hormones: ...``)."""
+    import re
+
+    from spermlab.io.visem import read_clinical
+
+    out = features.assign(participant_id=[int(m.group()) if (m := re.search(r"\d+", str(s))) else -1
+                                          for s in features["sample_id"]])  # fmt: skip
+    for table in tables:
+        c = read_clinical(folder, table=table, aliases=False)
+        c = c.rename(columns={k: f"{table}: {k}" for k in c.columns if k != "participant_id"})
+        out = out.merge(c, on="participant_id", how="left")
+    return out
 
 
 def features_table(result_dirs: list[str | Path]) -> pd.DataFrame:

@@ -46,7 +46,7 @@ def test_clinical_join_and_clinical_targets(result, data_dir, tmp_path):
     hormones = read_clinical(data_dir / "visem", table="sex_hormones").set_index("participant_id")
     col = "Serum total testosterone (nmol/L)"
     assert j.loc[0, f"sex_hormones: {col}"] == hormones.loc[11, col]
-    from spermlab.cli.predict import _targets
+    from spermlab.io.load import read_sample_table
 
-    t = _targets(data_dir / "visem")
+    t = read_sample_table(data_dir / "visem")
     assert "progressive_pct" in t.columns and len(t) == 85

@@ -93,11 +93,8 @@ def audit_dataset(path: str | Path, *, um_per_px: float | None = None, fps: floa
     if p.is_file() and p.suffix == ".txt":
         return _audit_mot(p, um_per_px, fps, params)
     if p.is_dir() and ((p / "labels").is_dir() or (p / "labels_ftid").is_dir()):
-        res = _audit_visem(p, um_per_px, fps, params)
         counts = Path(counts) if counts is not None else p.parent / "sperm_counts_per_frame.csv"
-        if counts.is_file():
-            res.findings += _count_rule(p, counts)
-        return res
+        return _audit_visem(p, um_per_px, fps, params, counts if counts.is_file() else None)
     if (p.is_dir() and any(p.glob("*.xml"))) or (p.parent.is_dir() and any(p.parent.glob(f"{p.name}_*.xml"))):
         return _audit_voc(p, params)
     raise FormatError(p, "expected a VISEM-Tracking video folder (labels/, labels_ftid/), a YOLO "
@@ -115,7 +112,7 @@ def _reader_findings(problems: list[FormatError]) -> list[Finding]:
     return out
 
 
-def _audit_visem(folder: Path, um_per_px, fps, params: AuditParams) -> AuditResult:
+def _audit_visem(folder: Path, um_per_px, fps, params: AuditParams, counts: Path | None) -> AuditResult:
     from spermlab.calibration import preset
     from spermlab.io.visem import read_visem_detections, read_visem_tracks
 
@@ -134,6 +131,8 @@ def _audit_visem(folder: Path, um_per_px, fps, params: AuditParams) -> AuditResu
     res.findings += _box_rules(det, where, w, h, params)
     res.findings += _class_rules(det, sorted(files), lambda f: str(files[f]), params)
     res.findings += _image_rules(folder, files, stem)
+    if counts is not None:
+        res.findings += _count_rule(det, files, stem, counts)
     cal = preset("visem")
     um = um_per_px if um_per_px is not None else cal.um_per_px
     rate = fps if fps is not None else cal.fps
@@ -334,17 +333,14 @@ def _track_rules(tracks: pd.DataFrame, id_map: dict, um: float, fps: float, p: A
     return out
 
 
-def _count_rule(folder: Path, counts: Path) -> list[Finding]:
-    """Sperm and cluster boxes per frame against the counts file's rows for this video."""
-    from spermlab.io.visem import read_frame_counts, read_visem_detections
+def _count_rule(det: pd.DataFrame, files: dict[int, Path], stem: str, counts: Path) -> list[Finding]:
+    """Boxes per frame and class (the boxes already read) against the counts file's rows."""
+    from spermlab.io.visem import read_frame_counts
 
     table = read_frame_counts(counts, problems=[])
-    files = _label_files(folder / "labels")
-    stem = next(iter(files.values())).name.rsplit("_frame_", 1)[0] if files else folder.name
     mine = table[table["video_id"].astype(str) == stem]
     if mine.empty:
         return []
-    det = read_visem_detections(folder, problems=[])
     got = det.groupby(["frame", "cls"]).size().unstack(fill_value=0)
     out = []
     for row in mine.itertuples():

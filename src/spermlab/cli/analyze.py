@@ -17,7 +17,6 @@ from spermlab.cli._app import (
     progress_iter,
     setup_logging,
 )
-from spermlab.run import check_detector
 
 log = logging.getLogger("spermlab.cli")
 
@@ -111,7 +110,6 @@ def analyze(
     Example: spermlab analyze ../shared/data/visem_tracking/11 --preset visem --out r11
     """
     setup_logging(quiet)
-    check_detector(detector, detector_model, weights)  # before reading the input
     cal_args = dict(um_per_px=um_per_px, fps=fps, depth_um=depth_um, preset_name=preset_name)
     result = run_analysis(path, out, cal_args, drift=drift, quiet=quiet, detector=detector,
                           weights=weights, report=report, video=video,

@@ -84,21 +84,9 @@ def _read_csv(path: Path, flag: str) -> pd.DataFrame:
                                  "sample (or the VISEM clinical folder)", param_hint=flag)  # fmt: skip
     if not path.is_file():
         raise typer.BadParameter(f"{path}: no such file", param_hint=flag)
-    with open(path, "rb") as f:
-        head = f.read(64)
-    from spermlab.io.visem import CLINICAL_TABLES
+    from spermlab.io.load import read_sample_table
 
-    clinical_names = set(CLINICAL_TABLES.values())
-    if head.lstrip(b"\xef\xbb\xbf").startswith(b"ID;") or path.name in clinical_names:  # VISEM clinical
-        from spermlab.io.visem import read_clinical
-
-        return read_clinical(path).rename(columns={"participant_id": "id"})
-    try:
-        return pd.read_csv(path)
-    except (ValueError, UnicodeDecodeError) as e:
-        from spermlab.errors import FormatError
-
-        raise FormatError(path, f"expected a CSV table with a header row: {e}") from None
+    return read_sample_table(path).rename(columns={"participant_id": "id"})  # clinical: id
 
 
 @evaluate_app.command("detection")

@@ -70,13 +70,13 @@ def train(
     from rich.table import Table
 
     from spermlab.errors import UsageError
-    from spermlab.io.load import read_table_file
+    from spermlab.io.load import read_sample_table, read_table_file
     from spermlab.predict.train import MODEL_NAMES, cross_validate, save_model
 
     setup_logging(quiet)
     if model not in MODEL_NAMES:
         raise UsageError(f"--model {model}: expected one of {', '.join(MODEL_NAMES)}")
-    f, t = read_table_file(features), _targets(targets)
+    f, t = read_table_file(features), read_sample_table(targets)
     cols = [c.strip() for c in columns.split(",") if c.strip()]
     for table, path, need in ((f, features, [on]), (t, targets, [on, *cols] + ([group] if group else []))):
         missing = [c for c in need if c not in table.columns]
@@ -169,15 +169,3 @@ def visem_exp2(
         t.add_row(r.group, r.model, *[table_cell(round(float(v), 3)) for v in (r.mean, r.std, r.min, r.max)])
     Console().print(t)
 
-
-def _targets(path: Path) -> pd.DataFrame:
-    """A target table: a CSV/Parquet file, or the VISEM clinical folder or one of its CSVs (any
-    clinical column is a target; join with --on participant_id)."""
-    from spermlab.io.load import read_table_file
-    from spermlab.io.visem import CLINICAL_TABLES, read_clinical
-
-    if path.is_dir() and (path / CLINICAL_TABLES["semen_analysis"]).is_file():
-        return read_clinical(path)
-    if path.name in CLINICAL_TABLES.values():
-        return read_clinical(path)
-    return read_table_file(path)

@@ -29,7 +29,7 @@ import pandas as pd
 from spermlab.errors import FormatError
 from spermlab.tables import DETECTIONS, TRACKS, validate
 
-__all__ = ["read_boxes", "read_table_file"]
+__all__ = ["read_boxes", "read_sample_table", "read_table_file"]
 
 
 def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFrame:
@@ -111,6 +111,23 @@ def read_table_file(path: str | PathLike[str]) -> pd.DataFrame:
     except pd.errors.ParserError as e:
         raise FormatError(p, f"expected a comma-separated table with the same number of "
                              f"fields on every line: {e}") from None  # fmt: skip
+
+
+def read_sample_table(path: str | PathLike[str]) -> pd.DataFrame:
+    """A table with one row per sample: a CSV or Parquet file, or the VISEM clinical tables (the
+    folder, read as its semen-analysis table, or one of its semicolon CSVs), read with
+    :func:`spermlab.io.visem.read_clinical` (id column ``participant_id``)."""
+    from spermlab.io.visem import CLINICAL_TABLES, read_clinical
+
+    p = Path(path)
+    if p.is_dir() and (p / CLINICAL_TABLES["semen_analysis"]).is_file():
+        return read_clinical(p)
+    if p.is_file() and p.suffix == ".csv":
+        with open(p, "rb") as f:
+            head = f.read(16)
+        if p.name in CLINICAL_TABLES.values() or head.lstrip(b"\xef\xbb\xbf").startswith(b"ID;"):
+            return read_clinical(p)
+    return read_table_file(p)
 
 
 def _has_labels(folder: Path) -> None:

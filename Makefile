@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 # the tests also exercise the optional extras: test tools, yolo (Ultralytics + torch,
 # ~6 GB taken from this machine's disk, about a minute more) and train (torch + onnx)
 $(TSTAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,yolo,train,dask]'
+	$(PY) -m pip install --quiet -e '.[test,yolo,train,dask,deep,web]'
 	@rm -f $(VENV)/.installed-test-*; touch $(TSTAMP)
 
 install: $(STAMP)

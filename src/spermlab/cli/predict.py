@@ -169,3 +169,186 @@ def visem_exp2(
         t.add_row(r.group, r.model, *[table_cell(round(float(v), 3)) for v in (r.mean, r.std, r.min, r.max)])
     Console().print(t)
 
+
+
+@predict_app.command("video-features")
+def video_features(
+    videos: list[Path] = typer.Argument(..., help="Video files or frame folders (a VISEM-Tracking folder works)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Features folder: one subfolder of images per video, index.csv."),
+    kinds: str = typer.Option("lk,frame", "--kinds", help="Comma-separated: lk (Lucas-Kanade tracks, the paper's), dense (Farneback), frame."),
+    fps: float | None = typer.Option(None, "--fps", help="Frames per second for frame folders (or to override a file's)."),
+    max_seconds: int | None = typer.Option(None, "--max-seconds", min=1, help="Only the first seconds of each video."),
+    json_out: bool = JsonOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """One optical-flow image per second of video (and sampled frames), cached, streamed.
+
+    Example: spermlab predict video-features videos/*.mp4 --out flow
+    """
+    import logging
+
+    from spermlab.cli._app import progress_iter
+    from spermlab.predict.video_features import extract_video_features, write_index
+
+    setup_logging(quiet)
+    log = logging.getLogger("spermlab")
+    kind_list = [k.strip() for k in kinds.split(",") if k.strip()]
+    metas, failed = [], []
+    for v in progress_iter(videos, total=len(videos), label="videos", quiet=quiet):
+        sid = v.name if v.is_dir() else v.stem
+        try:
+            metas.append(extract_video_features(v, out, kinds=kind_list, fps=fps, max_seconds=max_seconds,
+                                                sample_id=sid))  # fmt: skip
+        except (OSError, ValueError) as exc:  # one bad video is reported, the others go on
+            from spermlab.errors import UsageError
+
+            if isinstance(exc, UsageError):
+                raise
+            failed.append({"video": str(v), "error": str(exc)})
+            log.error("%s: %s", v, exc)
+    if metas:
+        write_index(out)
+    if json_out:
+        emit_json({"out": str(out), "videos": metas, "failed": failed})
+    elif not quiet:
+        cached = sum(m["cached"] for m in metas)
+        typer.echo(f"{len(metas)} videos ({cached} cached), {sum(m['seconds'] for m in metas)} seconds → {out}"
+                   + (f"; {len(failed)} failed" if failed else ""))  # fmt: skip
+    if failed:
+        raise typer.Exit(1)
+
+
+@predict_app.command("video-cv")
+def video_cv(
+    folder: Path = typer.Argument(..., help="Features folder from 'spermlab predict video-features'."),
+    targets: Path = typer.Option(..., "--targets", help="Targets table: the VISEM semen_analysis_data.csv as is, or a CSV/Parquet with PR,NP,IM or a,b,c,d columns; an id matches a video's stem."),
+    arch: str = typer.Option("resnet50", "--arch", help="resnet50 (the paper's), resnet18, inception_v3, tiny."),
+    input_kind: str = typer.Option("lk", "--input", help="flow (= lk), lk, dense, or frame (VISEM experiment 1)."),
+    n_folds: int = typer.Option(10, "--folds", min=0, help="Folds over samples (0: leave one out)."),
+    categories: int = typer.Option(3, "--categories", help="3 (PR, NP, IM) or 4 (a, b, c, d)."),
+    id_column: str | None = typer.Option(None, "--id", help="Id column of the targets table (default: sample_id, participant_id or ID)."),
+    group: str | None = typer.Option(None, "--group", help="Column of the targets table to group folds by (a participant)."),
+    epochs: int = typer.Option(200, "--epochs", min=1, help="Most epochs per fold."),
+    patience: int = typer.Option(15, "--patience", min=1, help="Early stopping: epochs without improvement."),
+    size: int = typer.Option(224, "--size", min=16, help="Input size in pixels (images are resized)."),
+    images: int | None = typer.Option(None, "--images", min=1, help="Use this many images per sample (default: all)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=2),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="Repeats with other fold shuffles."),
+    weights: Path | None = typer.Option(None, "--weights", help="A local torchvision state dict to start from (nothing is downloaded)."),
+    save: Path | None = typer.Option(None, "--save", help="Also train on every sample and save the network with its card (.pt)."),
+    report: Path | None = typer.Option(None, "--report", help="Write the CV report (HTML: metrics and difference plots)."),
+    predictions: Path | None = typer.Option(None, "--predictions", help="Write the cross-validated predictions (.csv)."),
+    json_out: bool = JsonOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Haugen et al.'s protocol: a CNN on per-second images, k-fold CV over samples beside ZeroR.
+
+    Example: spermlab predict video-cv flow --targets semen_analysis_data.csv --arch resnet50 --input flow --folds 10
+    """
+    import logging
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from spermlab.errors import UsageError
+    from spermlab.io.load import read_sample_table
+    from spermlab.predict.video_cv import (ARCHS, TrainParams, cross_validate_video, match_targets,
+                                           threads)  # fmt: skip
+    from spermlab.predict.video_features import KINDS, read_index
+
+    setup_logging(quiet)
+    log = logging.getLogger("spermlab")
+    kind = "lk" if input_kind == "flow" else input_kind
+    if kind not in KINDS:
+        raise UsageError(f"--input {input_kind}: expected flow, lk, dense or frame")
+    if arch not in ARCHS:
+        raise UsageError(f"--arch {arch}: expected one of {', '.join(ARCHS)}")
+    if weights is not None and not weights.is_file():
+        raise UsageError(f"--weights {weights}: no such file")
+    import torch
+
+    torch.set_num_threads(threads())
+    index = read_index(folder)
+    table = read_sample_table(targets)
+    y = match_targets(sorted(index["sample_id"].unique()), table, categories, id_column)
+    groups = None
+    if group is not None:
+        if group not in table.columns:
+            raise UsageError(f"{targets} has no column {group!r}")
+        idc = id_column or next(c for c in ("sample_id", "participant_id", "ID", "id", table.columns[0])
+                                if c in table.columns)  # fmt: skip
+        gmap = dict(zip(table[idc].astype(str), table[group], strict=False))
+        groups = {s: gmap.get(str(s), s) for s in y.index}
+    params = TrainParams(arch=arch, size=size, epochs=epochs, patience=patience, batch_size=batch_size,
+                         weights=str(weights) if weights else None)  # fmt: skip
+    log.info("%d samples, %s images, %s on %s", len(y), kind, arch,
+             "cuda" if torch.cuda.is_available() else f"cpu ({threads()} threads)")
+    res = cross_validate_video(index, y, kind=kind, params=params, k=n_folds, seeds=seeds, groups=groups,
+                               images_per_sample=images, progress=None if quiet else log.info)  # fmt: skip
+    if predictions is not None:
+        from spermlab.io.atomic import write_text
+
+        write_text(predictions, res.predictions.to_csv(index=False))
+    if report is not None:
+        from spermlab.predict.train import write_cv_report
+
+        write_cv_report(res, y.reset_index(drop=True), report,
+                        title=f"{arch} on {kind} images beside ZeroR: {n_folds}-fold CV, {len(y)} samples")  # fmt: skip
+    saved = None
+    if save is not None:
+        from spermlab.predict.video_cv import fit_video_model, load_images, save_video_model
+
+        sel = index[(index["kind"] == kind) & index["sample_id"].isin(y.index)]
+        net = fit_video_model(load_images(sel["path"].tolist(), size), y.loc[sel["sample_id"]].to_numpy(float) / 100,
+                              sel["sample_id"].to_numpy(), params, None if quiet else log.info)  # fmt: skip
+        saved = str(save_video_model(net, save, params=params, kind=kind, categories=list(y.columns), cv=res))
+    if json_out:
+        emit_json({**res.to_dict(), "samples": len(y), "arch": arch, "input": kind, "folds": n_folds,
+                   "saved": saved})  # fmt: skip
+        return
+    tb = Table(title=f"{arch} on {kind} images, {n_folds}-fold CV over {len(y)} samples, {seeds} seed(s) (points)")
+    for c in ("target", "model", "MAE", "RMSE", "r", "median bias", "95 % LoA"):
+        tb.add_column(c)
+    for r in res.table.sort_values(["target", "model"]).itertuples(index=False):
+        tb.add_row(r.target, r.model, table_cell(round(r.mae, 2)), table_cell(round(r.rmse, 2)),
+                   table_cell(round(r.pearson_r, 3)), table_cell(round(r.bias_median, 2)),
+                   f"{r.loa_low:.1f} to {r.loa_high:.1f}")
+    Console().print(tb)
+    if saved:
+        typer.echo(f"model: {saved}")
+
+
+@predict_app.command("video-apply")
+def video_apply(
+    model: Path = typer.Argument(..., help="A network saved by 'spermlab predict video-cv --save'."),
+    folder: Path = typer.Argument(..., help="Features folder of the videos to predict (same input kind)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the predictions (.csv)."),
+    json_out: bool = JsonOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Predict each video's shares with a saved network (the mean over its per-second images).
+
+    Example: spermlab predict video-apply flow_resnet.pt flow_new
+    """
+    from spermlab.errors import UsageError
+    from spermlab.predict.video_cv import load_images, load_video_model, predict_video_model
+    from spermlab.predict.video_features import read_index
+
+    setup_logging(quiet)
+    net, card = load_video_model(model)
+    index = read_index(folder)
+    sel = index[index["kind"] == card["kind"]]
+    if sel.empty:
+        raise UsageError(f"{folder} has no {card['kind']!r} images (the model reads those); "
+                         f"make them with 'spermlab predict video-features --kinds {card['kind']}'")  # fmt: skip
+    pred = predict_video_model(net, load_images(sel["path"].tolist(), card["size"]), sel["sample_id"].to_numpy())
+    pred.columns = card["categories"]
+    pred = pred.rename_axis("sample_id").reset_index()
+    if out is not None:
+        from spermlab.io.atomic import write_text
+
+        write_text(out, pred.to_csv(index=False))
+    if json_out:
+        emit_json(pred.to_dict("records"))
+    elif out is None and not quiet:
+        typer.echo(pred.round(2).to_csv(index=False))

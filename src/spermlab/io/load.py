@@ -91,8 +91,10 @@ def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFra
 
 
 def read_table_file(path: str | PathLike[str]) -> pd.DataFrame:
-    """A ``.csv`` (UTF-8, comma separated, header row) or ``.parquet`` table; any problem
-    with the file is a :class:`~spermlab.FormatError` naming it."""
+    """A ``.csv`` (UTF-8, header row; comma separated, or semicolon separated with decimal
+    commas, as spreadsheets write it in much of Europe, when the header has more semicolons than
+    commas) or ``.parquet`` table; any problem with the file is a :class:`~spermlab.FormatError`
+    naming it."""
     p = Path(path)
     if p.suffix == ".parquet":
         try:
@@ -102,7 +104,11 @@ def read_table_file(path: str | PathLike[str]) -> pd.DataFrame:
                 raise
             raise FormatError(p, f"expected a Parquet table: {e}") from None
     try:
-        return pd.read_csv(p, encoding="utf-8-sig")
+        with open(p, encoding="utf-8-sig") as f:
+            header = f.readline()
+        semicolon = header.count(";") > header.count(",")
+        return pd.read_csv(p, encoding="utf-8-sig", sep=";" if semicolon else ",",
+                           decimal="," if semicolon else ".")  # fmt: skip
     except UnicodeDecodeError as e:
         raise FormatError(p, f"expected UTF-8 text, got undecodable bytes ({e.reason} at byte "
                              f"{e.start}); save it as UTF-8 CSV") from None  # fmt: skip

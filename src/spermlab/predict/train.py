@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MODEL_NAMES", "CVResult", "apply_model", "cross_validate", "make_model", "save_model",
-           "write_cv_report"]
+           "score_rows", "summarise", "write_cv_report"]
 
 MODEL_NAMES = ("zeror", "linear", "ridge", "rf", "gb")
 
@@ -84,10 +84,6 @@ class CVResult:
 def cross_validate(x: pd.DataFrame, y: pd.DataFrame, *, models: list[str], k: int = 10, seeds: int = 5,
                    groups: np.ndarray | None = None, shares: bool = False) -> CVResult:  # fmt: skip
     """Cross-validate each model on the same folds; metrics per target (see the module docstring)."""
-    from scipy.stats import pearsonr
-
-    from spermlab.evaluate.agreement import bland_altman
-
     rows, preds = [], []
     for seed in range(seeds):
         split = folds(len(x), groups, k, seed)
@@ -97,18 +93,35 @@ def cross_validate(x: pd.DataFrame, y: pd.DataFrame, *, models: list[str], k: in
                 m = make_model(name, seed).fit(x.iloc[train], y.iloc[train].to_numpy())
                 out = np.asarray(m.predict(x.iloc[test])).reshape(len(test), -1)
                 pred[test] = _as_shares(out) if shares else out
-            for j, t in enumerate(y.columns):
-                truth, p = y[t].to_numpy(float), pred[:, j]
-                diff = p - truth
-                ba = bland_altman(p, truth)
-                r, pv = pearsonr(p, truth) if np.std(p) > 0 and np.std(truth) > 0 else (np.nan, np.nan)
-                rows.append({"seed": seed, "model": name, "target": t, "mae": float(np.mean(np.abs(diff))),
-                             "rmse": float(np.sqrt(np.mean(diff**2))), "pearson_r": float(r),
-                             "pearson_p": float(pv), "bias_mean": float(ba.bias_mean),
-                             "bias_median": float(ba.bias_median), "loa_low": float(ba.loa_low),
-                             "loa_high": float(ba.loa_high)})  # fmt: skip
+            rows += score_rows(pred, y, model=name, seed=seed)
             preds.append(pd.DataFrame(pred, columns=y.columns).assign(seed=seed, model=name,
                                                                      row=np.arange(len(x))))  # fmt: skip
+    return summarise(rows, preds)
+
+
+def score_rows(pred: np.ndarray, y: pd.DataFrame, *, model: str, seed: int) -> list[dict[str, Any]]:
+    """One metrics row per target of ``y`` for the predictions ``pred`` (same shape): MAE, RMSE,
+    Pearson r with its p value, Bland-Altman bias (mean, median) and 95 % limits of agreement."""
+    from scipy.stats import pearsonr
+
+    from spermlab.evaluate.agreement import bland_altman
+
+    rows = []
+    for j, t in enumerate(y.columns):
+        truth, p = y[t].to_numpy(float), pred[:, j]
+        diff = p - truth
+        ba = bland_altman(p, truth)
+        r, pv = pearsonr(p, truth) if np.std(p) > 0 and np.std(truth) > 0 else (np.nan, np.nan)
+        rows.append({"seed": seed, "model": model, "target": t, "mae": float(np.mean(np.abs(diff))),
+                     "rmse": float(np.sqrt(np.mean(diff**2))), "pearson_r": float(r),
+                     "pearson_p": float(pv), "bias_mean": float(ba.bias_mean),
+                     "bias_median": float(ba.bias_median), "loa_low": float(ba.loa_low),
+                     "loa_high": float(ba.loa_high)})  # fmt: skip
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]], preds: list[pd.DataFrame]) -> CVResult:
+    """The :class:`CVResult` of per-seed metric rows (:func:`score_rows`) and predictions."""
     per = pd.DataFrame(rows)
     metrics = ["mae", "rmse", "pearson_r", "pearson_p", "bias_mean", "bias_median", "loa_low", "loa_high"]
     table = per.groupby(["model", "target"])[metrics].mean().join(

@@ -45,3 +45,17 @@ def require_module(name: str, install: str):
 def rng() -> np.random.Generator:
     """A fixed-seed generator; every test that draws random numbers uses it."""
     return np.random.default_rng(12345)
+
+
+def chromium_path() -> str:
+    """The headless Chromium for browser tests: ``$SPERMLAB_CHROMIUM`` or one on PATH. Fails
+    under CI=true when missing (``make test`` installs it); skips elsewhere."""
+    import shutil
+
+    for name in (os.environ.get("SPERMLAB_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    msg = "headless Chromium not found (apt-get install chromium, or set SPERMLAB_CHROMIUM)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg)
+    pytest.skip(msg)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -240,14 +239,9 @@ def test_quality_levels(sample):
 
 
 def _chromium() -> str:
-    names = (os.environ.get("SPERMLAB_CHROMIUM"), "chromium", "chromium-browser", "google-chrome")
-    for name in names:
-        if name and shutil.which(name):
-            return shutil.which(name)
-    msg = "headless Chromium not found (apt-get install chromium, or set SPERMLAB_CHROMIUM)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg)
-    pytest.skip(msg)
+    from tests.conftest import chromium_path
+
+    return chromium_path()
 
 
 def _browser(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ from spermlab.batch.inputs import Sample
 from spermlab.batch.ledger import Ledger, finished_row, input_hash
 from spermlab.batch.store import update_store
 
-__all__ = ["BatchResult", "analyze_one", "run_batch"]
+__all__ = ["BatchResult", "ProgressFile", "analyze_one", "run_batch"]
 
 log = logging.getLogger("spermlab.batch")
 
@@ -42,21 +42,53 @@ class BatchResult:
                 "seconds": self.seconds}  # fmt: skip
 
 
-def analyze_one(path: str, out: str, cal_args: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+def analyze_one(path: str, out: str, cal_args: dict[str, Any], options: dict[str, Any],
+                progress_file: str | None = None) -> dict[str, Any]:
     """Analyse one sample into its results folder; report, never raise (the batch goes on).
 
     Runs in a worker (a local process or a Dask worker): only ``out`` is written, atomically.
+    With ``progress_file``, the frames done so far are written there as JSON
+    (:class:`ProgressFile`), for a watcher in another process (``spermlab serve``'s queue).
     """
     from spermlab.run import analyze_source
 
     t0 = time.perf_counter()
+    progress = ProgressFile(progress_file) if progress_file else None
     try:
-        analyze_source(Path(path), Path(out), cal_args, **options)
+        analyze_source(Path(path), Path(out), cal_args, **options, progress=progress)
     except Exception as e:  # one bad sample is reported in the ledger; the rest go on
         msg = str(e) if str(e) else type(e).__name__
         return {"state": "failed", "error": f"{type(e).__name__}: {msg}",
                 "seconds": time.perf_counter() - t0}  # fmt: skip
     return {"state": "done", "error": None, "seconds": time.perf_counter() - t0}
+
+
+class ProgressFile:
+    """A progress wrapper for :func:`spermlab.run.analyze_source` that writes a JSON file.
+
+    ``{"label": "analysing", "done": 120, "total": 752, "updated": <epoch s>}``, replaced
+    atomically at most every ``every_s`` seconds and at the end of each stage, so another
+    process can show a live progress bar by reading it.
+    """
+
+    def __init__(self, path: str | Path, *, every_s: float = 0.3) -> None:
+        self.path, self.every_s = Path(path), every_s
+
+    def __call__(self, items, total: int | None, label: str):
+        from spermlab.io.atomic import write_json
+
+        last = 0.0
+        done = 0
+        write_json(self.path, {"label": label, "done": 0, "total": total, "updated": time.time()})
+        for item in items:
+            yield item
+            done += 1
+            now = time.monotonic()
+            if now - last >= self.every_s:
+                last = now
+                write_json(self.path, {"label": label, "done": done, "total": total,
+                                       "updated": time.time()})  # fmt: skip
+        write_json(self.path, {"label": label, "done": done, "total": total, "updated": time.time()})
 
 
 def run_batch(
@@ -70,6 +102,7 @@ def run_batch(
     retry_failed: bool = False,
     force: bool = False,
     on_done: Callable[[str, dict[str, Any]], None] | None = None,
+    progress_dir: str | Path | None = None,
 ) -> BatchResult:
     """Run every sample that needs it; record each in the ledger and the store as it ends.
 
@@ -94,6 +127,9 @@ def run_batch(
         Rerun failed samples; rerun every sample.
     on_done : callable, optional
         Called with (sample id, ledger row) after each sample (progress).
+    progress_dir : str or Path, optional
+        Each worker writes its sample's frame progress to ``<progress_dir>/<id>.json``
+        (:class:`ProgressFile`); the file is removed when the sample is recorded.
 
     Returns
     -------
@@ -121,7 +157,11 @@ def run_batch(
                 result.skipped.append(s.sample_id)
                 if ledger.rows[s.sample_id]["state"] == "failed":
                     result.failed[s.sample_id] = ledger.rows[s.sample_id]["error"]
-        jobs = {s.sample_id: (s, h, *_job(s, out, cal_args, options), out / SAMPLES / s.sample_id)
+        pdir = Path(progress_dir) if progress_dir is not None else None
+        if pdir is not None:
+            pdir.mkdir(parents=True, exist_ok=True)
+        jobs = {s.sample_id: (s, h, *_job(s, out, cal_args, options), out / SAMPLES / s.sample_id,
+                              None if pdir is None else str(pdir / f"{s.sample_id}.json"))
                 for s, h in todo}  # fmt: skip
         n = workers or os.cpu_count() or 1
         runner = _dask if dask else _local
@@ -133,6 +173,8 @@ def run_batch(
             # replaces its rows; the ledger never says done for a sample the store lacks
             update_store(out, sid, row, out / SAMPLES / sid if res["state"] == "done" else None)
             ledger.record(sid, row)
+            if pdir is not None:
+                (pdir / f"{sid}.json").unlink(missing_ok=True)
             if res["state"] == "done":
                 result.done.append(sid)
                 result.failed.pop(sid, None)
@@ -177,8 +219,8 @@ def _local(jobs: dict, n: int, _dask: str | None) -> Iterator[tuple[str, dict]]:
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=ctx)
     try:
-        futures = {pool.submit(analyze_one, str(s.path), str(dest), cal, opts): sid
-                   for sid, (s, _h, cal, opts, dest) in jobs.items()}  # fmt: skip
+        futures = {pool.submit(analyze_one, str(s.path), str(dest), cal, opts, prog): sid
+                   for sid, (s, _h, cal, opts, dest, prog) in jobs.items()}  # fmt: skip
         for fut in as_completed(futures):
             yield futures[fut], fut.result()
     except BaseException:
@@ -199,9 +241,9 @@ def _dask(jobs: dict, n: int, address: str | None) -> Iterator[tuple[str, dict]]
                            dashboard_address=None) if address == "local" else None  # fmt: skip
     client = Client(cluster if cluster is not None else address)
     try:
-        futures = {client.submit(analyze_one, str(s.path), str(dest), cal, opts,
+        futures = {client.submit(analyze_one, str(s.path), str(dest), cal, opts, prog,
                                  key=f"spermlab-{sid}-{time.time_ns()}", pure=False): sid
-                   for sid, (s, _h, cal, opts, dest) in jobs.items()}  # fmt: skip
+                   for sid, (s, _h, cal, opts, dest, prog) in jobs.items()}  # fmt: skip
         for fut in as_completed(futures):
             yield futures[fut], fut.result()
     finally:

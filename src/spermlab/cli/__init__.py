@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from spermlab.cli._app import app
-from spermlab.cli import analyze, audit, batch, convert, demo, doctor, evaluate, predict, report, simulate, stages, train, yolo  # noqa: F401  (registers the verbs)
+from spermlab.cli import analyze, audit, batch, convert, demo, doctor, evaluate, predict, report, serve, simulate, stages, train, yolo  # noqa: F401  (registers the verbs)
 
 __all__ = ["app", "main"]
 

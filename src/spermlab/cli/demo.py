@@ -57,3 +57,5 @@ def demo(
     conc = summary["concentration_m_per_ml"]
     typer.echo(f"  concentration          {conc:6.1f}     {truth['concentration']:6.1f}  x10^6/mL")
     typer.echo(f"sample: {files.video}\nresults: {out / 'results'}/ (open report.html in a browser)")
+    typer.echo(f"web app: spermlab serve --data {out}  (needs spermlab[web]; then open "
+               "http://127.0.0.1:8000 in a browser)")

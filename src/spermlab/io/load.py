@@ -90,11 +90,10 @@ def read_boxes(path: str | PathLike[str], *, tracks: bool = False) -> pd.DataFra
     return validate(table[cols].reset_index(drop=True), schema, name=str(p))
 
 
-def read_table_file(path: str | PathLike[str]) -> pd.DataFrame:
-    """A ``.csv`` (UTF-8, header row; comma separated, or semicolon separated with decimal
-    commas, as spreadsheets write it in much of Europe, when the header has more semicolons than
-    commas) or ``.parquet`` table; any problem with the file is a :class:`~spermlab.FormatError`
-    naming it."""
+def read_table_file(path: str | PathLike[str], *, semicolon: bool = False) -> pd.DataFrame:
+    """A ``.csv`` (UTF-8, comma separated, header row) or ``.parquet`` table; any problem
+    with the file is a :class:`~spermlab.FormatError` naming it. ``semicolon``: the CSV is
+    semicolon separated with decimal commas, as spreadsheets write it in much of Europe."""
     p = Path(path)
     if p.suffix == ".parquet":
         try:
@@ -104,9 +103,6 @@ def read_table_file(path: str | PathLike[str]) -> pd.DataFrame:
                 raise
             raise FormatError(p, f"expected a Parquet table: {e}") from None
     try:
-        with open(p, encoding="utf-8-sig") as f:
-            header = f.readline()
-        semicolon = header.count(";") > header.count(",")
         return pd.read_csv(p, encoding="utf-8-sig", sep=";" if semicolon else ",",
                            decimal="," if semicolon else ".")  # fmt: skip
     except UnicodeDecodeError as e:
@@ -122,7 +118,9 @@ def read_table_file(path: str | PathLike[str]) -> pd.DataFrame:
 def read_sample_table(path: str | PathLike[str]) -> pd.DataFrame:
     """A table with one row per sample: a CSV or Parquet file, or the VISEM clinical tables (the
     folder, read as its semen-analysis table, or one of its semicolon CSVs), read with
-    :func:`spermlab.io.visem.read_clinical` (id column ``participant_id``)."""
+    :func:`spermlab.io.visem.read_clinical` (id column ``participant_id``). A CSV whose header
+    has more semicolons than commas is read as semicolon separated with decimal commas (a
+    spreadsheet's export in much of Europe)."""
     from spermlab.io.visem import CLINICAL_TABLES, read_clinical
 
     p = Path(path)
@@ -130,9 +128,12 @@ def read_sample_table(path: str | PathLike[str]) -> pd.DataFrame:
         return read_clinical(p)
     if p.is_file() and p.suffix == ".csv":
         with open(p, "rb") as f:
-            head = f.read(16)
+            head = f.readline(65536)
         if p.name in CLINICAL_TABLES.values() or head.lstrip(b"\xef\xbb\xbf").startswith(b"ID;"):
             return read_clinical(p)
+        header = head.decode("utf-8", "replace")
+        if header.count(";") > header.count(","):
+            return read_table_file(p, semicolon=True)
     return read_table_file(p)
 
 

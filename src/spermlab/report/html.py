@@ -46,7 +46,8 @@ from spermlab.io.source import FrameSource
 from spermlab.report.overlay import track_overlay_svg
 from spermlab.report.quality import Quality, verdict_of
 
-__all__ = ["REPORT", "ReportData", "load_results", "render_report", "write_report"]
+__all__ = ["REPORT", "ReportData", "build_context", "load_results", "render_report", "review_context",
+           "template_environment", "write_report"]
 
 #: File name of the report in a results folder (DESIGN §6).
 REPORT = "report.html"
@@ -160,17 +161,30 @@ def write_report(
 
 def render_report(result_dir: str | PathLike[str], *, source: SourceLike | None = None) -> str:
     """The report of one results folder as an HTML string (see :func:`write_report`)."""
+    data = load_results(result_dir)
+    env = template_environment()
+    return env.get_template("report.html.j2").render(**build_context(data, source=source))
+
+
+def template_environment(*loaders: Any) -> Any:
+    """The Jinja2 environment of the report, with its filters (``num``, ``dv``) and test
+    (``finite``); ``loaders`` are searched before the report's own templates, so a page
+    can extend ``report.html.j2`` (the web app's sample page does).
+
+    Returns
+    -------
+    jinja2.Environment
+    """
     import jinja2
 
-    data = load_results(result_dir)
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("spermlab.report", "templates"),
+        loader=jinja2.ChoiceLoader([*loaders, jinja2.PackageLoader("spermlab.report", "templates")]),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )  # fmt: skip
     env.filters["num"] = _num
     env.filters["dv"] = _data_value
     env.tests["finite"] = _is_finite
-    return env.get_template("report.html.j2").render(**build_context(data, source=source))
+    return env
 
 
 def build_context(data: ReportData, *, source: SourceLike | None = None) -> dict[str, Any]:
@@ -221,8 +235,41 @@ def build_context(data: ReportData, *, source: SourceLike | None = None) -> dict
         "grade_names": list(GRADES.items()),
         "gallery_note": _gallery_note(data, cells, stream),
         "provenance": _provenance(s),
+        "review": review_context(s),
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %z"),
     }
+
+
+_REVIEW_ROWS = (("rapid", "a rapid progressive"), ("slow", "b slow progressive"),
+                ("non_progressive", "c non-progressive"), ("immotile", "d immotile"),
+                ("progressive", "progressive (a+b)"), ("total_motile", "total motile (a+b+c)"))  # fmt: skip
+
+
+def review_context(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The person's review of ``summary.json`` for the report: machine and reviewed shares
+    side by side, and every change (None when the sample has no review block).
+
+    Returns
+    -------
+    dict or None
+        The ``review`` block (:mod:`spermlab.analysis.review`) plus ``rows`` (``key``,
+        ``id``, ``label``, ``machine``, ``reviewed``, ``changed``) and ``reviewers``.
+    """
+    review = summary.get("review")
+    if not review:
+        return None
+    rows = []
+    for key, label in _REVIEW_ROWS:
+        m, r = summary["percentages"].get(key), review["percentages"].get(key)
+        same = (m is None and r is None) or (m is not None and r is not None and abs(m - r) < 1e-9)
+        rows.append({"key": key, "id": key.replace("_", "-"), "label": label,
+                     "machine": _none_nan(m), "reviewed": _none_nan(r), "changed": not same})  # fmt: skip
+    reviewers = list(dict.fromkeys(c["reviewer"] for c in review.get("changes", [])))
+    return {**review, "rows": rows, "reviewers": reviewers}
+
+
+def _none_nan(v: Any) -> float:
+    return math.nan if v is None else float(v)
 
 
 def background_frame(

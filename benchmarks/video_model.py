@@ -43,6 +43,7 @@ import pandas as pd
 CACHE = Path(os.environ.get("SPERMLAB_BENCH", Path(tempfile.gettempdir()) / "spermlab-bench")) / "video_model"
 DATA = Path(os.environ.get("SPERMLAB_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 CATS = ("PR", "NP", "IM")
+CATS4 = ("a", "b", "c", "d")
 
 
 def _mix(rng: np.random.Generator) -> tuple[float, float, float, float]:
@@ -112,18 +113,18 @@ def video_features(truth: pd.DataFrame) -> Path:
     return out
 
 
-def deep_cv(truth: pd.DataFrame, kind: str, args: argparse.Namespace) -> pd.DataFrame:
+def deep_cv(truth: pd.DataFrame, kind: str, args: argparse.Namespace, cats: tuple[str, ...] = CATS) -> pd.DataFrame:
     """Cross-validated predictions of the CNN (and ZeroR) on ``kind`` images; cached as CSV."""
     import torch
 
     from spermlab.predict.video_cv import TrainParams, cross_validate_video, threads
     from spermlab.predict.video_features import read_index
 
-    done = CACHE / f"deep_{kind}.csv"
+    done = CACHE / f"deep_{kind}{'' if cats == CATS else '_' + str(len(cats))}.csv"
     if done.is_file():
         return pd.read_csv(done)
     torch.set_num_threads(threads())
-    y = truth.set_index("sample_id")[list(CATS)]
+    y = truth.set_index("sample_id")[list(cats)]
     params = TrainParams(arch="resnet18", size=args.size, epochs=args.epochs, patience=args.patience)
     t0 = time.perf_counter()
     res = cross_validate_video(read_index(CACHE / "images"), y, kind=kind, params=params, k=args.folds,
@@ -183,9 +184,11 @@ def main() -> None:
         print(f"video images ready ({time.perf_counter() - t0:.0f} s)", flush=True)
         deep = {k: deep_cv(truth, k, args) for k in ("lk", "frame")}
         v11 = {k: deep_video11(truth, k, args) for k in ("lk", "frame")}
+        deep4 = deep_cv(truth, "lk", args, cats=CATS4)
     if args.only != "all":
         return
     report(truth, study, deep, v11, args)
+    report4(truth, deep4, args)
 
 
 def report(truth, study, deep, v11, args) -> None:
@@ -239,6 +242,30 @@ def report(truth, study, deep, v11, args) -> None:
     _figure(truth, preds, Path(__file__).resolve().parents[1] / "docs" / "img" / "video_model_bland_altman.png")
     if args.json:
         args.json.write_text(json.dumps({"table": rows, "video11": v11}, indent=2))
+
+
+def report4(truth: pd.DataFrame, deep4: pd.DataFrame, args) -> None:
+    """The four-category model (a, b, c, d) beside ZeroR on the same folds, and CASA's grades."""
+    study = features_of(CACHE / "study")
+    casa = study[["sample_id", "pct_a", "pct_b", "pct_c", "pct_d"]].rename(
+        columns={f"pct_{g}": g for g in CATS4})
+    print("\nFour categories (a, b, c, d), MAE in points:")
+    print("| method | a | b | c | d | mean |")
+    print("|---|---|---|---|---|---|")
+    methods = {"CASA rules (no training)": casa}
+    for m, g in deep4.groupby("model"):
+        methods["ZeroR" if m == "zeror" else "optical-flow ResNet-18"] = g[["sample_id", *CATS4]]
+    for name, p in methods.items():
+        m = truth.merge(p, on="sample_id", suffixes=("", "_p"))
+        maes = [float(np.mean(np.abs(m[f"{c}_p"] - m[c]))) for c in CATS4]
+        print(f"| {name} ({args.folds}-fold CV) | " if name != "CASA rules (no training)" else f"| {name} | ", end="")
+        print(" | ".join(f"{v:.1f}" for v in maes) + f" | {np.mean(maes):.1f} |")
+
+
+def features_of(study: Path) -> pd.DataFrame:
+    from spermlab.predict.features import features_table
+
+    return features_table([study])
 
 
 def _figure(truth, preds, path: Path) -> None:

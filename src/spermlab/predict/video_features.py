@@ -5,8 +5,8 @@ motion: Shi-Tomasi corners ("good features to track") found on the second's firs
 followed frame to frame by pyramidal Lucas-Kanade optical flow, and each point's path over the
 second is drawn as a line; a ResNet regresses the motility shares from these images. The VISEM
 paper's experiment 1 feeds single frames instead (which cannot show motion). This module makes
-both, plus a dense (Farnebäck) alternative, streaming: it keeps one second's point tracks and the
-previous frame, so memory is flat in the video's length.
+both, plus a dense (Farnebäck) alternative, streaming: it holds at most one second of frames, so
+memory is flat in the video's length.
 
 =====================  ==========================================================================
 image (per second s)   content

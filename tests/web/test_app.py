@@ -194,6 +194,10 @@ def test_review_through_the_page_recomputes_and_keeps_the_machine(client, done, 
                                                                           [other, "exclude", "B"]]
     rk = pd.read_csv(io.BytesIO(client.get(f"/samples/{done}/files/kinematics_reviewed.csv").content))
     assert other not in set(rk["track_id"]) and "machine_grade" in rk
+    # the cohort page shows the reviewed shares beside the machine's
+    final = api.json()["review"]["percentages"]
+    cohort = client.get("/study/cohort").text
+    assert 'class="badge reviewed"' in cohort and f"{final['progressive']:.1f} / " in cohort
 
 
 @pytest.mark.parametrize(("form", "words"), [

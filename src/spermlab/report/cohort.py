@@ -2,7 +2,8 @@
 
 ``spermlab report DIR`` on a batch folder (``spermlab batch --out DIR``) writes
 ``DIR/report.html``: every sample with its state, WHO shares (per track and snapshot),
-concentration and quality verdict, a link to the sample's own report when it was written
+concentration and quality verdict, the shares after a person's review where there is one
+(``spermlab serve``; the machine's shares stay beside them), a link to the sample's own report when it was written
 (``batch --report``), the failures with their errors, and histograms of progressive
 motility and concentration across the samples that are done, with the WHO 2021 lower
 reference limits. Self-contained like the sample report (figures as data URIs).
@@ -30,7 +31,7 @@ table { border-collapse: collapse; width: 100%; background: #fff; font-variant-n
 th, td { padding: 3px 6px; border-bottom: 1px solid #ddd; text-align: right; }
 th:first-child, td:first-child, td.left { text-align: left; }
 .badge { padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px; font-weight: 700; }
-.ok { background: #1e7a3c; } .caution { background: #b87400; } .fail { background: #b3001b; }
+.reviewed { background: #5b3cc4; } .ok { background: #1e7a3c; } .caution { background: #b87400; } .fail { background: #b3001b; }
 .failed td { color: #b3001b; } .below { color: #b3001b; font-weight: 700; }
 .figs { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; margin-top: 14px; }
 img { max-width: 100%; }
@@ -40,7 +41,8 @@ img { max-width: 100%; }
 WHO 2021 lower reference limits: progressive {{ lim.progressive_pct | int }} %, total motile
 {{ lim.total_motile_pct | int }} %, concentration {{ lim.concentration_m_per_ml | int }} × 10⁶/mL.</p>
 <table id="samples"><thead><tr><th>sample</th><th>verdict</th><th>graded</th><th>PR %</th><th>NP %</th>
-<th>IM %</th><th>total motile %</th><th>snapshot PR / NP / IM %</th><th>concentration ×10⁶/mL</th></tr></thead><tbody>
+<th>IM %</th><th>total motile %</th><th>snapshot PR / NP / IM %</th><th>concentration ×10⁶/mL</th>
+<th>reviewed PR / NP / IM %</th></tr></thead><tbody>
 {% for r in rows %}
 {% if r.state == "done" %}
 <tr id="sample-{{ r.sample_id }}" data-state="done"><td>{% if r.link %}<a href="{{ r.link }}">{{ r.sample_id }}</a>{% else %}{{ r.sample_id }}{% endif %}</td>
@@ -49,9 +51,10 @@ WHO 2021 lower reference limits: progressive {{ lim.progressive_pct | int }} %, 
 <td>{{ num(r.non_progressive) }}</td><td>{{ num(r.immotile) }}</td>
 <td class="{{ 'below' if r.total_motile is not none and r.total_motile < lim.total_motile_pct }}">{{ num(r.total_motile) }}</td>
 <td>{{ num(r.progressive_snapshot) }} / {{ num(r.non_progressive_snapshot) }} / {{ num(r.immotile_snapshot) }}</td>
-<td>{{ num(r.concentration_m_per_ml) }}</td></tr>
+<td>{{ num(r.concentration_m_per_ml) }}</td>
+<td>{% if r.reviewed_progressive is not none %}<span class="badge reviewed">reviewed</span> {{ num(r.reviewed_progressive) }} / {{ num(r.reviewed_non_progressive) }} / {{ num(r.reviewed_immotile) }}{% else %}—{% endif %}</td></tr>
 {% else %}
-<tr class="failed" id="sample-{{ r.sample_id }}" data-state="failed"><td>{{ r.sample_id }}</td><td colspan="8" class="left">failed: {{ r.error }}</td></tr>
+<tr class="failed" id="sample-{{ r.sample_id }}" data-state="failed"><td>{{ r.sample_id }}</td><td colspan="9" class="left">failed: {{ r.error }}</td></tr>
 {% endif %}
 {% endfor %}
 </tbody></table>
@@ -75,6 +78,9 @@ def write_cohort_report(folder: str | PathLike[str], out: str | PathLike[str] | 
 
     folder = Path(folder)
     table = query(folder, "SELECT * FROM samples ORDER BY sample_id")
+    reviewed = _reviewed(folder)
+    table = table.merge(reviewed, on="sample_id", how="left") if len(reviewed) else table.assign(
+        reviewed_progressive=np.nan, reviewed_non_progressive=np.nan, reviewed_immotile=np.nan)
     rows = []
     for r in table.to_dict("records"):
         r = {k: (None if (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v) for k, v in r.items()}
@@ -90,6 +96,22 @@ def write_cohort_report(folder: str | PathLike[str], out: str | PathLike[str] | 
         num=lambda v: "—" if v is None else f"{v:.1f}",
     )  # fmt: skip
     return write_text(Path(out) if out is not None else folder / "report.html", html)
+
+
+def _reviewed(folder: Path) -> pd.DataFrame:
+    """A person's reviewed shares per sample (the store's ``reviewed`` table; none in a store
+    written before reviews existed)."""
+    from spermlab.batch.store import query
+
+    sql = ("SELECT sample_id, rapid + slow AS reviewed_progressive, non_progressive AS "
+           "reviewed_non_progressive, immotile AS reviewed_immotile FROM reviewed")
+    try:
+        return query(folder, sql)
+    except Exception as exc:  # noqa: BLE001 - duckdb.CatalogException: an older store
+        if "reviewed" not in str(exc):
+            raise
+        return pd.DataFrame(columns=["sample_id", "reviewed_progressive", "reviewed_non_progressive",
+                                     "reviewed_immotile"])  # fmt: skip
 
 
 def _figures(table: pd.DataFrame) -> list[dict[str, str]]:

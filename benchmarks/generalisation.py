@@ -9,6 +9,9 @@ Stages (each resumes: models and scores already in --out are reused):
 
 * ``train``: one SpermNet per development fold (trained on the other five folds + sim,
   threshold learned on its own training frames) and the final model (all six + sim);
+* ``verify``: each of those models plus a patch verifier trained on the same frames
+  (:mod:`spermlab.detect.learned.verifier`), written as ``NAME+v.onnx``; ``--variant +v``
+  scores those in ``loso`` and ``final``;
 * ``loso``: each fold model on its left-out source, with trackpy (published VISEM settings,
   inverted frames for bright field) and spermlab's classical detector on the same frames;
 * ``final``: the final model, trackpy and classical on V4 and S4 and on simtest: run it
@@ -97,22 +100,38 @@ def group(f: AnnotatedFrame) -> str:
 
 
 # ----------------------------------------------------------------------------- training
-def train_all(out: Path, steps: int) -> None:
-    from spermlab.detect.learned.train_spermnet import TrainConfig, train_spermnet
-
+def _jobs(out: Path, suffix: str):
+    """``(name, frames, path)`` of each model still to make: the final model (every development
+    source) and each fold model (all but one), ``path`` = ``out/NAME{suffix}.onnx``."""
     data = {name: load(name) for name in [*DEV, "sim"]}
     jobs = [("final", [*DEV, "sim"])] + [(f"fold_{k}", [n for n in [*DEV, "sim"] if n != k]) for k in DEV]
     for name, train_on in jobs:
-        path = out / f"{name}.onnx"
+        path = out / f"{name}{suffix}.onnx"
         if path.exists():
             log.info("%s exists, skipped", path)
             continue
-        frames = [f for n in train_on for f in data[n]]
+        yield name, [f for n in train_on for f in data[n]], train_on, path
+
+
+def train_all(out: Path, steps: int) -> None:
+    from spermlab.detect.learned.train_spermnet import TrainConfig, train_spermnet
+
+    for name, frames, train_on, path in _jobs(out, ""):
         t0 = time.monotonic()
         train_spermnet(frames, path, TrainConfig(steps=steps), group_of=group,
                        description={"sources": train_on,
                                     "command": f"benchmarks/generalisation.py train --steps {steps}"})
         log.info("%s: %d frames, %.1f min", name, len(frames), (time.monotonic() - t0) / 60)
+
+
+def verify_all(out: Path) -> None:
+    """Each trained model plus a verifier trained on the same frames (``NAME+v.onnx``)."""
+    from spermlab.detect.learned.verifier import add_verifier
+
+    for name, frames, _, dest in _jobs(out, "+v"):
+        t0 = time.monotonic()
+        info = add_verifier(out / f"{name}.onnx", frames, dest)
+        log.info("%s: %s, %.1f min", dest.name, info, (time.monotonic() - t0) / 60)
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -272,7 +291,8 @@ def table_md(rows: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stages", nargs="+", choices=["train", "loso", "final"])
+    ap.add_argument("stages", nargs="+", choices=["train", "verify", "loso", "final"])
+    ap.add_argument("--variant", default="", help="'+v': the models with a verifier (stage verify)")
     ap.add_argument("--out", type=Path, default=Path("runs/generalisation"))
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--kinds", default="spermnet,trackpy,classical")
@@ -282,17 +302,19 @@ def main() -> None:
     kinds = args.kinds.split(",")
     if "train" in args.stages:
         train_all(args.out, args.steps)
+    if "verify" in args.stages:
+        verify_all(args.out)
     for stage, names in (("loso", DEV), ("final", [*FINAL, "simtest"])):
         if stage not in args.stages:
             continue
         rows = []
         for name in names:
-            model = args.out / (f"fold_{name}.onnx" if stage == "loso" else "final.onnx")
+            model = args.out / (f"fold_{name}{args.variant}.onnx" if stage == "loso" else f"final{args.variant}.onnx")
             rows += score(name, load(name), model, kinds)
         rows += _pooled([r for r in rows if r["source"] != "simtest"])
-        (args.out / f"{stage}.json").write_text(json.dumps(rows, indent=1))
+        (args.out / f"{stage}{args.variant}.json").write_text(json.dumps(rows, indent=1))
         md = table_md(rows)
-        (args.out / f"{stage}.md").write_text(md + "\n")
+        (args.out / f"{stage}{args.variant}.md").write_text(md + "\n")
         print(f"\n## {stage}\n\n{md}\n")
 
 

@@ -26,13 +26,15 @@ def detector(
     minutes: Optional[float] = typer.Option(None, help="Stop after this many minutes."),
     seed: int = typer.Option(0, help="Random seed."),
     threads: int = typer.Option(2, help="CPU threads for PyTorch."),
+    verifier: bool = typer.Option(True, "--verifier/--no-verifier", help="Also train the patch verifier of the candidates (spermlab.detect.learned.verifier) and store it in the model."),
     json_out: bool = JsonOption,
     quiet: bool = QuietOption,
 ) -> None:
     """Train a SpermNet detector and write it as one .onnx file (runs without torch).
 
     Every source is sampled with the same weight. The score threshold is learned on the
-    training frames and stored in the model. Use the result with
+    training frames and stored in the model, with a patch verifier of the candidates trained
+    on the same frames (needs scikit-learn, in the train extra). Use the result with
     `spermlab analyze VIDEO --detector-model MODEL.onnx`.
 
     Example: spermlab train detector ../shared/data/visem_tracking/11 my_clip.mp4:voc/ --out lab.onnx
@@ -73,12 +75,21 @@ def detector(
             task = bar.add_task("training", total=steps)
             train_spermnet(frames, out, cfg, description=description,
                            progress=lambda k, n, loss: bar.update(task, completed=k))  # fmt: skip
+    verified = None
+    if verifier:
+        from spermlab.detect.learned.verifier import add_verifier
+
+        try:
+            verified = add_verifier(out, frames)
+        except ValueError as exc:  # e.g. a very short run whose candidates are all heads
+            log.warning("no verifier: %s", exc)
     meta = read_metadata(out)  # read back from the file written
     threshold = float(meta["spermlab_threshold"])
     f1 = json.loads(meta["spermlab_training"]).get("threshold_f1_on_training_frames")
     info = {"model": str(out), "threshold": threshold, "sources": sources,
-            "threshold_f1_on_training_frames": f1}
+            "threshold_f1_on_training_frames": f1, "verifier": verified}
     if json_out:
         emit_json(info)
     else:
-        typer.echo(f"model: {out} (threshold {threshold:.3f}, training-frame F1 {f1})")
+        typer.echo(f"model: {out} (threshold {threshold:.3f}, training-frame F1 {f1}"
+                   + (f"; verifier keeps p >= {verified['keep_threshold']:.2f}" if verified else "") + ")")

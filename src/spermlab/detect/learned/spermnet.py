@@ -146,7 +146,9 @@ class SpermNetDetector:
     polarity: str = "auto"
     threads: int | None = None
     batch_size: int = 1
+    verify: bool = True
     _session: Any = field(default=None, repr=False, compare=False)
+    _verifier: Any = field(default=None, repr=False, compare=False)
     _meta: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _polarity_source: str = field(default="", repr=False, compare=False)
 
@@ -169,6 +171,10 @@ class SpermNetDetector:
                              f"spermlab_input={version!r}, expected {INPUT_VERSION!r})")  # fmt: skip
         if self.threshold is None:
             self.threshold = float(self._meta["spermlab_threshold"])
+        if self.verify and self._verifier is None and "spermlab_verifier" in self._meta:
+            from spermlab.detect.learned.verifier import Verifier
+
+            self._verifier = Verifier.from_text(self._meta["spermlab_verifier"])
         if not self._polarity_source:
             self._polarity_source = "auto: chosen per frame" if self.polarity == "auto" else "user"
         if not 0.0 < self.threshold < 1.0:
@@ -188,28 +194,39 @@ class SpermNetDetector:
     def params(self) -> dict[str, Any]:
         """JSON-ready parameters (recorded in summary.json)."""
         path = Path(self.model)
-        return {"model": str(path), "model_sha256": sha256_file(path),
-                "threshold": self.threshold, "stride": self.stride, "polarity": self.polarity,
-                "polarity_source": self._polarity_source}  # fmt: skip
+        out = {"model": str(path), "model_sha256": sha256_file(path),
+               "threshold": self.threshold, "stride": self.stride, "polarity": self.polarity,
+               "polarity_source": self._polarity_source}  # fmt: skip
+        if self._verifier is not None:
+            from spermlab.detect.learned.verifier import CANDIDATE_THRESHOLD
+
+            out["verifier"] = {"candidate_threshold": CANDIDATE_THRESHOLD,
+                               "keep_threshold": self._verifier.keep_threshold}  # fmt: skip
+        return out
 
     def heatmaps(self, images: list[np.ndarray], *, invert: bool | list[bool] = False) -> np.ndarray:
         """The network's output maps, shape (N, 5, H/stride, W/stride), for same-size images;
         ``invert``: negate the image(s) first (dark-head polarity)."""
+        return self._forward(images, invert)[0]
+
+    def _forward(self, images: list[np.ndarray], invert: bool | list[bool]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The maps and the normalised inputs (the verifier reads its patches from those)."""
         flags = invert if isinstance(invert, list) else [invert] * len(images)
-        x = np.stack([pad_to_multiple(normalise(im, invert=f)) for im, f in zip(images, flags, strict=True)])
-        (out,) = self._session.run(None, {"image": x[:, None]})
-        return out
+        inputs = [normalise(im, invert=f) for im, f in zip(images, flags, strict=True)]
+        (out,) = self._session.run(None, {"image": np.stack([pad_to_multiple(x) for x in inputs])[:, None]})
+        return out, inputs
 
     def choose_polarity(self, image: np.ndarray) -> str:
         """``"bright"`` or ``"dark"``: the reading of ``image`` in which the model finds more
         evidence of heads (sum of the heat of its peaks above the threshold)."""
         return self._read_both(image)[0]
 
-    def _read_both(self, image: np.ndarray) -> tuple[str, np.ndarray]:
-        """The polarity :meth:`choose_polarity` picks and the maps of that reading."""
-        maps = self.heatmaps([image, image], invert=[False, True])
+    def _read_both(self, image: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
+        """The polarity :meth:`choose_polarity` picks, the maps of that reading and its input."""
+        maps, inputs = self._forward([image, image], invert=[False, True])
         evidence = [float(m[0][peaks(m[0], self.threshold)].sum()) for m in maps]
-        return ("dark", maps[1]) if evidence[1] > evidence[0] else ("bright", maps[0])
+        k = 1 if evidence[1] > evidence[0] else 0
+        return ("dark" if k else "bright"), maps[k], inputs[k]
 
     def adapted_to(self, image: np.ndarray) -> SpermNetDetector:
         """This detector with its polarity fixed from ``image`` (the first frame of a video)
@@ -234,11 +251,31 @@ class SpermNetDetector:
         groups = [list(range(len(images)))] if len(shapes) == 1 else [[i] for i in range(len(images))]
         for idx in groups:
             if self.polarity == "auto":  # not adapted: each frame read both ways, the better kept
-                maps = np.stack([self._read_both(images[i])[1] for i in idx])
+                reads = [self._read_both(images[i]) for i in idx]
+                maps = np.stack([m for _, m, _ in reads])
+                inputs = [x for _, _, x in reads]
             else:
-                maps = self.heatmaps([images[i] for i in idx], invert=self.polarity == "dark")
+                maps, inputs = self._forward([images[i] for i in idx], invert=self.polarity == "dark")
             h, w = np.shape(images[idx[0]])[:2]
             for k, i in enumerate(idx):
-                out.append(decode(maps[k], self.threshold, stride=self.stride, frame=frames[i],
-                                  height=h, width=w))  # fmt: skip
+                if self._verifier is None:
+                    out.append(decode(maps[k], self.threshold, stride=self.stride, frame=frames[i],
+                                      height=h, width=w))  # fmt: skip
+                else:
+                    out.append(self._verified(maps[k], inputs[k], frames[i]))
         return out
+
+    def _verified(self, maps: np.ndarray, image: np.ndarray, frame: int) -> pd.DataFrame:
+        """Candidates at the low threshold, kept by the verifier
+        (:mod:`spermlab.detect.learned.verifier`; ``image``: the network's input, unpadded);
+        ``score`` becomes its probability."""
+        from spermlab.detect.learned.verifier import CANDIDATE_THRESHOLD, candidate_features
+
+        h, w = np.shape(image)[:2]
+        det = decode(maps, min(CANDIDATE_THRESHOLD, self.threshold), stride=self.stride, frame=frame,
+                     height=h, width=w)  # fmt: skip
+        if det.empty:
+            return det
+        p = self._verifier.proba(candidate_features(image, det))
+        keep = p >= self._verifier.keep_threshold
+        return det.assign(score=p)[keep].reset_index(drop=True)

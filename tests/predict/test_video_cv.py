@@ -126,3 +126,19 @@ def test_targets_may_be_semicolon_separated_with_decimal_commas(tmp_path):
     csv = tmp_path / "targets.csv"
     csv.write_text("sample_id;PR;NP;IM\nv1;10,5;20;69,5\n", encoding="utf-8")
     assert match_targets(["v1"], read_sample_table(csv), 3).loc["v1"].tolist() == [10.5, 20.0, 69.5]
+
+
+def test_video_cv_on_a_folder_of_videos_makes_the_images_itself(tmp_path, capsys):
+    rows = []
+    (tmp_path / "v").mkdir()
+    for i in range(6):
+        write_video(tmp_path / "v" / f"s{i}.mp4", _translating(0.4 * i, 0.0, n=12, seed=i), fps=10)
+        rows.append({"sample_id": f"s{i}", "PR": 10.0 * i, "NP": 10.0, "IM": 90.0 - 10 * i})
+    pd.DataFrame(rows).to_csv(tmp_path / "t.csv", index=False)
+    args = ["predict", "video-cv", str(tmp_path / "v"), "--targets", str(tmp_path / "t.csv"), "--arch", "tiny",
+            "--folds", "3", "--epochs", "1", "--size", "32", "--batch-size", "4", "--json", "-q"]
+    capsys.readouterr()
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == 6
+    assert (tmp_path / "v" / ".spermlab_video_features" / "s0" / "lk_0000.png").is_file()
+    assert main(args) == 0  # the second run reuses the cached images

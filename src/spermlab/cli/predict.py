@@ -220,7 +220,7 @@ def video_features(
 
 @predict_app.command("video-cv")
 def video_cv(
-    folder: Path = typer.Argument(..., help="Features folder from 'spermlab predict video-features'."),
+    folder: Path = typer.Argument(..., help="A folder of videos (their images are made first, cached in FOLDER/.spermlab_video_features), or a features folder from 'spermlab predict video-features'."),
     targets: Path = typer.Option(..., "--targets", help="Targets table: the VISEM semen_analysis_data.csv as is, or a CSV/Parquet with PR,NP,IM or a,b,c,d columns; an id matches a video's stem."),
     arch: str = typer.Option("resnet50", "--arch", help="resnet50 (the paper's), resnet18, inception_v3, tiny."),
     input_kind: str = typer.Option("lk", "--input", help="flow (= lk), lk, dense, or frame (VISEM experiment 1)."),
@@ -235,6 +235,7 @@ def video_cv(
     batch_size: int = typer.Option(32, "--batch-size", min=2),
     seeds: int = typer.Option(1, "--seeds", min=1, help="Repeats with other fold shuffles."),
     weights: Path | None = typer.Option(None, "--weights", help="A local torchvision state dict to start from (nothing is downloaded)."),
+    fps: float | None = typer.Option(None, "--fps", help="Frames per second for frame folders, when FOLDER holds videos."),
     save: Path | None = typer.Option(None, "--save", help="Also train on every sample and save the network with its card (.pt)."),
     report: Path | None = typer.Option(None, "--report", help="Write the CV report (HTML: metrics and difference plots)."),
     predictions: Path | None = typer.Option(None, "--predictions", help="Write the cross-validated predictions (.csv)."),
@@ -268,7 +269,7 @@ def video_cv(
     import torch
 
     torch.set_num_threads(threads())
-    index = read_index(folder)
+    index = read_index(_features_of(folder, kind, fps, quiet))
     table = read_sample_table(targets)
     y = match_targets(sorted(index["sample_id"].unique()), table, categories, id_column)
     groups = None
@@ -316,6 +317,27 @@ def video_cv(
     Console().print(tb)
     if saved:
         typer.echo(f"model: {saved}")
+
+
+def _features_of(folder: Path, kind: str, fps: float | None, quiet: bool) -> Path:
+    """``folder`` itself when it holds video features; else the cached images of its videos."""
+    from spermlab.batch.inputs import collect_samples
+    from spermlab.cli._app import progress_iter
+    from spermlab.errors import UsageError
+    from spermlab.predict.video_features import extract_video_features, write_index
+
+    if any(folder.glob("*/meta.json")):
+        return folder
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder of videos or of video features")
+    samples = collect_samples([str(folder)])
+    if not samples:
+        raise UsageError(f"{folder}: holds no videos and no video features")
+    out = folder / ".spermlab_video_features"
+    for s in progress_iter(samples, total=len(samples), label="flow images", quiet=quiet):
+        extract_video_features(s.path, out, kinds=(kind,), fps=fps, sample_id=s.sample_id)
+    write_index(out)
+    return out
 
 
 @predict_app.command("video-apply")

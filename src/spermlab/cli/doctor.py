@@ -11,10 +11,13 @@ import typer
 from spermlab.cli._app import JsonOption, QuietOption, app, emit_json, setup_logging
 
 _CORE = ["numpy", "pandas", "pyarrow", "scipy", "av", "PIL", "typer", "rich", "jinja2", "matplotlib",
-         "onnxruntime"]  # fmt: skip
+         "onnxruntime", "duckdb"]  # fmt: skip
 _EXTRAS = {
     "yolo": ["ultralytics", "torch", "torchvision"],
-    "train": ["torch", "onnx"],
+    "train": ["torch", "onnx", "sklearn"],
+    "deep": ["torch", "torchvision", "cv2"],
+    "web": ["fastapi", "uvicorn", "python_multipart"],
+    "ml": ["sklearn"],
     "dask": ["dask", "distributed"],
     "test": ["pytest", "hypothesis", "pycocotools", "trackpy", "trackeval"],
 }

@@ -117,7 +117,7 @@ def deep_cv(truth: pd.DataFrame, kind: str, args: argparse.Namespace, cats: tupl
     """Cross-validated predictions of the CNN (and ZeroR) on ``kind`` images; cached as CSV."""
     import torch
 
-    from spermlab.predict.video_cv import TrainParams, cross_validate_video, threads
+    from spermlab.predict.video_cv import TrainParams, cross_validate_video, threads, video_set
     from spermlab.predict.video_features import read_index
 
     done = CACHE / f"deep_{kind}{'' if cats == CATS else '_' + str(len(cats))}.csv"
@@ -127,8 +127,8 @@ def deep_cv(truth: pd.DataFrame, kind: str, args: argparse.Namespace, cats: tupl
     y = truth.set_index("sample_id")[list(cats)]
     params = TrainParams(arch="resnet18", size=args.size, epochs=args.epochs, patience=args.patience)
     t0 = time.perf_counter()
-    res = cross_validate_video(read_index(CACHE / "images"), y, kind=kind, params=params, k=args.folds,
-                               images_per_sample=args.images,
+    data = video_set(read_index(CACHE / "images"), y, kind=kind, size=args.size, images_per_sample=args.images)
+    res = cross_validate_video(data, params=params, k=args.folds,
                                progress=lambda m: print(f"  [{kind}] {m}", flush=True))  # fmt: skip
     print(f"{kind}: CV took {time.perf_counter() - t0:.0f} s", flush=True)
     pred = res.predictions.assign(kind=kind)
@@ -139,17 +139,16 @@ def deep_cv(truth: pd.DataFrame, kind: str, args: argparse.Namespace, cats: tupl
 def deep_video11(truth: pd.DataFrame, kind: str, args: argparse.Namespace) -> dict:
     """The CNN trained on the whole cohort, applied to VISEM-Tracking video 11."""
     from spermlab.predict.video_cv import (TrainParams, fit_video_model, load_images,
-                                           predict_video_model, spread)  # fmt: skip
+                                           predict_video_model, video_set)  # fmt: skip
     from spermlab.predict.video_features import read_index
 
     done = CACHE / f"v11_{kind}.json"
     if done.is_file():
         return json.loads(done.read_text())
-    idx = read_index(CACHE / "images")
-    idx = spread(idx[idx["kind"] == kind], args.images)
-    y = truth.set_index("sample_id").loc[idx["sample_id"], list(CATS)].to_numpy(float) / 100
+    data = video_set(read_index(CACHE / "images"), truth.set_index("sample_id")[list(CATS)], kind=kind,
+                     size=args.size, images_per_sample=args.images)  # fmt: skip
     params = TrainParams(arch="resnet18", size=args.size, epochs=args.epochs, patience=args.patience)
-    net = fit_video_model(load_images(idx["path"].tolist(), args.size), y, idx["sample_id"].to_numpy(), params)
+    net = fit_video_model(data.images, data.per_image(), data.sample_of, params)
     v11 = read_index(CACHE / "images_v11")
     v11 = v11[v11["kind"] == kind]
     p = predict_video_model(net, load_images(v11["path"].tolist(), args.size), v11["sample_id"].to_numpy())
@@ -187,17 +186,18 @@ def main() -> None:
         deep4 = deep_cv(truth, "lk", args, cats=CATS4)
     if args.only != "all":
         return
-    report(truth, study, deep, v11, args)
-    report4(truth, deep4, args)
-
-
-def report(truth, study, deep, v11, args) -> None:
-    """The one table and the one Bland-Altman figure."""
-    from spermlab.evaluate.agreement import bland_altman
     from spermlab.predict.features import features_table
-    from spermlab.predict.train import cross_validate
 
     feats = features_table([study])
+    report(truth, feats, deep, v11, args)
+    report4(truth, feats, deep4, args)
+
+
+def report(truth, feats, deep, v11, args) -> None:
+    """The one table and the one Bland-Altman figure."""
+    from spermlab.evaluate.agreement import bland_altman
+    from spermlab.predict.train import cross_validate
+
     data = feats.merge(truth, on="sample_id")
     preds = {}  # method -> DataFrame(sample_id, PR, NP, IM)
     casa = pd.DataFrame({"sample_id": data["sample_id"], "PR": data["pct_a"] + data["pct_b"],
@@ -244,10 +244,9 @@ def report(truth, study, deep, v11, args) -> None:
         args.json.write_text(json.dumps({"table": rows, "video11": v11}, indent=2))
 
 
-def report4(truth: pd.DataFrame, deep4: pd.DataFrame, args) -> None:
+def report4(truth: pd.DataFrame, feats: pd.DataFrame, deep4: pd.DataFrame, args) -> None:
     """The four-category model (a, b, c, d) beside ZeroR on the same folds, and CASA's grades."""
-    study = features_of(CACHE / "study")
-    casa = study[["sample_id", "pct_a", "pct_b", "pct_c", "pct_d"]].rename(
+    casa = feats[["sample_id", "pct_a", "pct_b", "pct_c", "pct_d"]].rename(
         columns={f"pct_{g}": g for g in CATS4})
     print("\nFour categories (a, b, c, d), MAE in points:")
     print("| method | a | b | c | d | mean |")
@@ -260,12 +259,6 @@ def report4(truth: pd.DataFrame, deep4: pd.DataFrame, args) -> None:
         maes = [float(np.mean(np.abs(m[f"{c}_p"] - m[c]))) for c in CATS4]
         print(f"| {name} ({args.folds}-fold CV) | " if name != "CASA rules (no training)" else f"| {name} | ", end="")
         print(" | ".join(f"{v:.1f}" for v in maes) + f" | {np.mean(maes):.1f} |")
-
-
-def features_of(study: Path) -> pd.DataFrame:
-    from spermlab.predict.features import features_table
-
-    return features_table([study])
 
 
 def _figure(truth, preds, path: Path) -> None:

@@ -133,8 +133,11 @@ def test_iterates_again_from_the_start(videos):
 
 
 @pytest.mark.needs_data
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
 def test_stopping_early_releases_the_file(videos):
+    if not Path("/proc/self/fd").is_dir():  # Linux (CI) has it: there the test must run
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("needs /proc/self/fd to count open files")
+        pytest.skip("needs /proc/self/fd")
     before = len(os.listdir("/proc/self/fd"))
     for _ in range(5):
         for frame in VideoReader(videos / "svia/S_0004.mp4"):

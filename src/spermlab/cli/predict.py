@@ -253,8 +253,9 @@ def video_cv(
 
     from spermlab.errors import UsageError
     from spermlab.io.load import read_sample_table
-    from spermlab.predict.video_cv import (ARCHS, TrainParams, cross_validate_video, match_targets,
-                                           threads)  # fmt: skip
+    from spermlab._optional import require
+    from spermlab.predict.video_cv import (ARCHS, TrainParams, cross_validate_video, id_column_of,
+                                           match_targets, threads, video_set)  # fmt: skip
     from spermlab.predict.video_features import KINDS, read_index
 
     setup_logging(quiet)
@@ -266,8 +267,7 @@ def video_cv(
         raise UsageError(f"--arch {arch}: expected one of {', '.join(ARCHS)}")
     if weights is not None and not weights.is_file():
         raise UsageError(f"--weights {weights}: no such file")
-    import torch
-
+    torch = require("torch", "deep", "the video models")
     torch.set_num_threads(threads())
     index = read_index(_features_of(folder, kind, fps, quiet))
     table = read_sample_table(targets)
@@ -276,16 +276,16 @@ def video_cv(
     if group is not None:
         if group not in table.columns:
             raise UsageError(f"{targets} has no column {group!r}")
-        idc = id_column or next(c for c in ("sample_id", "participant_id", "ID", "id", table.columns[0])
-                                if c in table.columns)  # fmt: skip
+        idc = id_column_of(table, id_column)
         gmap = dict(zip(table[idc].astype(str), table[group], strict=False))
         groups = {s: gmap.get(str(s), s) for s in y.index}
     params = TrainParams(arch=arch, size=size, epochs=epochs, patience=patience, batch_size=batch_size,
                          weights=str(weights) if weights else None)  # fmt: skip
     log.info("%d samples, %s images, %s on %s", len(y), kind, arch,
              "cuda" if torch.cuda.is_available() else f"cpu ({threads()} threads)")
-    res = cross_validate_video(index, y, kind=kind, params=params, k=n_folds, seeds=seeds, groups=groups,
-                               images_per_sample=images, progress=None if quiet else log.info)  # fmt: skip
+    data = video_set(index, y, kind=kind, size=size, images_per_sample=images)
+    res = cross_validate_video(data, params=params, k=n_folds, seeds=seeds, groups=groups,
+                               progress=None if quiet else log.info)  # fmt: skip
     if predictions is not None:
         from spermlab.io.atomic import write_text
 
@@ -297,11 +297,9 @@ def video_cv(
                         title=f"{arch} on {kind} images beside ZeroR: {n_folds}-fold CV, {len(y)} samples")  # fmt: skip
     saved = None
     if save is not None:
-        from spermlab.predict.video_cv import fit_video_model, load_images, save_video_model
+        from spermlab.predict.video_cv import fit_video_model, save_video_model
 
-        sel = index[(index["kind"] == kind) & index["sample_id"].isin(y.index)]
-        net = fit_video_model(load_images(sel["path"].tolist(), size), y.loc[sel["sample_id"]].to_numpy(float) / 100,
-                              sel["sample_id"].to_numpy(), params, None if quiet else log.info)  # fmt: skip
+        net = fit_video_model(data.images, data.per_image(), data.sample_of, params, None if quiet else log.info)
         saved = str(save_video_model(net, save, params=params, kind=kind, categories=list(y.columns), cv=res))
     if json_out:
         emit_json({**res.to_dict(), "samples": len(y), "arch": arch, "input": kind, "folds": n_folds,

@@ -119,8 +119,7 @@ def match_targets(samples: Sequence[str], targets: pd.DataFrame, categories: int
             raise UsageError(f"the targets table has no column for {cat} (tried {', '.join(_ALIASES[cat])}; "
                              f"columns: {', '.join(map(str, targets.columns))})")  # fmt: skip
         cols[cat] = found[0]
-    idc = id_column or next((c for c in ("sample_id", "participant_id", "ID", "id") if c in targets.columns),
-                            targets.columns[0])  # fmt: skip
+    idc = id_column_of(targets, id_column)
     by_id = {str(v).strip(): i for i, v in enumerate(targets[idc])}
     rows = {}
     for s in samples:
@@ -145,6 +144,13 @@ def spread(index: pd.DataFrame, n: int) -> pd.DataFrame:
         want = np.unique(np.linspace(0, m - 1, min(n, m)).round().astype(int))
         keep |= (size == m) & np.isin(pos, want)
     return index[keep]
+
+
+def id_column_of(targets: pd.DataFrame, id_column: str | None = None) -> str:
+    """The id column of a targets table: ``id_column``, else the first of ``sample_id``,
+    ``participant_id``, ``ID``, ``id``, else the first column."""
+    return id_column or next((c for c in ("sample_id", "participant_id", "ID", "id") if c in targets.columns),
+                             targets.columns[0])  # fmt: skip
 
 
 def load_images(paths: Sequence[str | PathLike[str]], size: int) -> np.ndarray:
@@ -269,11 +275,30 @@ def predict_video_model(net, images: np.ndarray, sample_of: np.ndarray, batch_si
     return pd.DataFrame(p).groupby(np.asarray(sample_of)).mean()
 
 
-def cross_validate_video(index: pd.DataFrame, targets: pd.DataFrame, *, kind: str = "lk",
-                         params: TrainParams = TrainParams(), k: int = 10, seeds: int = 1,
-                         groups: dict[str, Any] | None = None, images_per_sample: int | None = None,
-                         progress: Callable[[str], None] | None = None) -> CVResult:  # fmt: skip
-    """Cross-validate the network and ZeroR on the same folds of samples (module docstring).
+@dataclass(frozen=True)
+class VideoSet:
+    """The images of the samples that have targets, loaded once for cross-validation and fit.
+
+    ``images`` (n, 3, size, size) uint8; ``sample_of`` the sample of each image; ``y`` the
+    targets (percent), one row per sample, sorted by id.
+    """
+
+    images: np.ndarray
+    sample_of: np.ndarray
+    y: pd.DataFrame
+
+    @property
+    def samples(self) -> np.ndarray:
+        return self.y.index.to_numpy()
+
+    def per_image(self) -> np.ndarray:
+        """Each image's targets as fractions (what the network is trained on)."""
+        return self.y.loc[self.sample_of].to_numpy(float) / 100.0
+
+
+def video_set(index: pd.DataFrame, targets: pd.DataFrame, *, kind: str = "lk", size: int = 224,
+              images_per_sample: int | None = None) -> VideoSet:  # fmt: skip
+    """Load the ``kind`` images of the samples in ``targets``.
 
     Parameters
     ----------
@@ -282,22 +307,15 @@ def cross_validate_video(index: pd.DataFrame, targets: pd.DataFrame, *, kind: st
     targets : DataFrame
         :func:`match_targets`: index sample ids, one column per category, percent.
     kind : {"lk", "dense", "frame"}
-        Which images the network reads.
-    params : TrainParams
-    k : int
-        Folds over samples (0: leave one out).
-    seeds : int
-        Repeats with other fold shuffles and network seeds.
-    groups : dict, optional
-        Sample id -> group (participant): a group is never on both sides.
+    size : int
+        Images are resized to ``size`` x ``size``.
     images_per_sample : int, optional
-        Use only this many images per sample, evenly spread over the video (a smaller run).
+        Only this many images per sample, evenly spread over the video (a smaller run).
 
-    Returns
-    -------
-    CVResult
-        Models ``zeror`` and ``params.arch``; metrics per category (percentage points), as
-        :func:`spermlab.predict.train.cross_validate`.
+    Raises
+    ------
+    spermlab.UsageError
+        When no sample with targets has images of that kind.
     """
     from spermlab.errors import UsageError
 
@@ -307,13 +325,39 @@ def cross_validate_video(index: pd.DataFrame, targets: pd.DataFrame, *, kind: st
                          f"'spermlab predict video-features --kinds {kind}'")  # fmt: skip
     if images_per_sample:
         sel = spread(sel, images_per_sample)
-    samples = np.array(sorted(sel["sample_id"].unique()))
+    samples = sorted(sel["sample_id"].unique())
+    return VideoSet(load_images(sel["path"].tolist(), size), sel["sample_id"].to_numpy(), targets.loc[samples])
+
+
+def cross_validate_video(data: VideoSet, *, params: TrainParams = TrainParams(), k: int = 10,
+                         seeds: int = 1, groups: dict[str, Any] | None = None,
+                         progress: Callable[[str], None] | None = None) -> CVResult:  # fmt: skip
+    """Cross-validate the network and ZeroR on the same folds of samples (module docstring).
+
+    Parameters
+    ----------
+    data : VideoSet
+        :func:`video_set`.
+    params : TrainParams
+    k : int
+        Folds over samples (0: leave one out).
+    seeds : int
+        Repeats with other fold shuffles and network seeds.
+    groups : dict, optional
+        Sample id -> group (participant): a group is never on both sides.
+
+    Returns
+    -------
+    CVResult
+        Models ``zeror`` and ``params.arch``; metrics per category (percentage points), as
+        :func:`spermlab.predict.train.cross_validate`.
+    """
+    from spermlab.errors import UsageError
+
+    samples, y, images, sample_of = data.samples, data.y, data.images, data.sample_of
     if k and len(samples) < k:
         raise UsageError(f"{len(samples)} samples have images and targets; {k} folds need at least {k}")
-    images = load_images(sel["path"].tolist(), params.size)
-    sample_of = sel["sample_id"].to_numpy()
-    y = targets.loc[samples]
-    y_img = targets.loc[sample_of].to_numpy(float) / 100.0
+    y_img = data.per_image()
     g = np.array([groups.get(s, s) for s in samples]) if groups else None
     rows, preds = [], []
     for seed in range(seeds):

@@ -38,10 +38,9 @@ MODELS = ("zeror", "linear", "random_forest")
 
 
 def _require_sklearn():
-    try:
-        import sklearn  # noqa: F401
-    except ImportError as e:
-        raise ImportError("spermlab predict needs scikit-learn: pip install 'spermlab[ml]'") from e
+    from spermlab._optional import require
+
+    require("sklearn", "ml", "spermlab predict")
 
 
 def load_exp2_data(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -78,9 +78,7 @@ def write_cohort_report(folder: str | PathLike[str], out: str | PathLike[str] | 
 
     folder = Path(folder)
     table = query(folder, "SELECT * FROM samples ORDER BY sample_id")
-    reviewed = _reviewed(folder)
-    table = table.merge(reviewed, on="sample_id", how="left") if len(reviewed) else table.assign(
-        reviewed_progressive=np.nan, reviewed_non_progressive=np.nan, reviewed_immotile=np.nan)
+    table = table.merge(_reviewed(folder), on="sample_id", how="left")
     rows = []
     for r in table.to_dict("records"):
         r = {k: (None if (isinstance(v, float) and np.isnan(v)) or v is pd.NA else v) for k, v in r.items()}
@@ -103,15 +101,12 @@ def _reviewed(folder: Path) -> pd.DataFrame:
     written before reviews existed)."""
     from spermlab.batch.store import query
 
-    sql = ("SELECT sample_id, rapid + slow AS reviewed_progressive, non_progressive AS "
-           "reviewed_non_progressive, immotile AS reviewed_immotile FROM reviewed")
-    try:
-        return query(folder, sql)
-    except Exception as exc:  # noqa: BLE001 - duckdb.CatalogException: an older store
-        if "reviewed" not in str(exc):
-            raise
-        return pd.DataFrame(columns=["sample_id", "reviewed_progressive", "reviewed_non_progressive",
-                                     "reviewed_immotile"])  # fmt: skip
+    cols = ["sample_id", "reviewed_progressive", "reviewed_non_progressive", "reviewed_immotile"]
+    has = query(folder, "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'reviewed'")
+    if not int(has["n"].iloc[0]):
+        return pd.DataFrame(columns=cols)
+    return query(folder, "SELECT sample_id, rapid + slow AS reviewed_progressive, non_progressive AS "
+                         "reviewed_non_progressive, immotile AS reviewed_immotile FROM reviewed")
 
 
 def _figures(table: pd.DataFrame) -> list[dict[str, str]]:

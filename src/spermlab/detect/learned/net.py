@@ -15,18 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["INSTALL", "build_net", "require_torch"]
+__all__ = ["build_net", "require_torch"]
 
-INSTALL = "pip install 'spermlab[train]'"
 
 
 def require_torch() -> Any:
     """Import torch or raise an ImportError that names the pip command."""
-    try:
-        import torch
-    except ImportError as e:
-        raise ImportError(f"training a detector needs PyTorch: {INSTALL}") from e
-    return torch
+    from spermlab._optional import require
+
+    return require("torch", "train", "training a detector")
 
 
 DILATIONS = (1, 2, 4, 1, 2, 4)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["CANDIDATE_THRESHOLD", "PATCH_RADIUS", "Verifier", "add_verifier", "candidate_features",
-           "fit_verifier", "training_candidates", "write_verifier"]
+           "fit_verifier", "model_candidates", "training_candidates", "write_verifier"]
 
 CANDIDATE_THRESHOLD = 0.25
 PATCH_RADIUS = 10
@@ -42,7 +42,8 @@ PATCH_STEP = 2
 METADATA_KEY = "spermlab_verifier"
 
 
-def candidate_features(image: np.ndarray, det: pd.DataFrame) -> np.ndarray:
+def candidate_features(image: np.ndarray, det: pd.DataFrame, *, radius: int = PATCH_RADIUS,
+                       step: int = PATCH_STEP) -> np.ndarray:  # fmt: skip
     """Features of each detection: its ``score`` and its standardised patch.
 
     Parameters
@@ -52,12 +53,15 @@ def candidate_features(image: np.ndarray, det: pd.DataFrame) -> np.ndarray:
         polarity applied).
     det : DataFrame
         Detections of that frame (``x``, ``y``, ``score``).
+    radius, step : int
+        The patch is ``2 radius + 1`` pixels wide, sampled every ``step`` pixels (the shipped
+        verifier's: 10 and 2).
 
     Returns
     -------
     ndarray, shape (len(det), 1 + 11 * 11), float32
     """
-    r, s = PATCH_RADIUS, PATCH_STEP
+    r, s = radius, step
     n_side = len(range(0, 2 * r + 1, s))
     if len(det) == 0:
         return np.zeros((0, 1 + n_side * n_side), np.float32)
@@ -150,7 +154,8 @@ def _from_sklearn(clf, keep_threshold: float) -> Verifier:
                     keep_threshold)  # fmt: skip
 
 
-def fit_verifier(x: np.ndarray, y: np.ndarray, n_heads: int, *, seed: int = 0) -> tuple[Verifier, float]:
+def fit_verifier(x: np.ndarray, y: np.ndarray, n_heads: int, *, seed: int = 0,
+                 sample_weight: np.ndarray | None = None) -> tuple[Verifier, float]:  # fmt: skip
     """Fit the ensemble on candidates ``x`` with labels ``y`` (1 = an annotated head), and choose
     the probability threshold of best F1, counting the ``n_heads`` annotated heads (those no
     candidate reached are misses).
@@ -169,7 +174,7 @@ def fit_verifier(x: np.ndarray, y: np.ndarray, n_heads: int, *, seed: int = 0) -
     if len(np.unique(y)) < 2:
         raise ValueError("fit_verifier: the candidates need both heads and non-heads")
     clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.1, random_state=seed)
-    clf.fit(x, y)
+    clf.fit(x, y, sample_weight=sample_weight)
     p = clf.predict_proba(x)[:, 1]
     best = (-1.0, 0.5)
     for t in np.linspace(0.1, 0.9, 33):
@@ -184,9 +189,11 @@ def fit_verifier(x: np.ndarray, y: np.ndarray, n_heads: int, *, seed: int = 0) -
 
 
 def training_candidates(maps_of: Callable, frames: Sequence, image_of: Callable, *, stride: int = 4,
-                        radius: float = 8.0) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+                        radius: float = 8.0, patch: tuple[int, int] = (PATCH_RADIUS, PATCH_STEP),
+                        ) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
     """Candidates of annotated frames with their labels: ``maps_of(frame)`` gives the network's
-    maps and ``image_of(frame)`` its input image; returns features, labels, annotated heads."""
+    maps and ``image_of(frame)`` its input image; returns features (``patch``: radius and
+    step of :func:`candidate_features`), labels, annotated heads."""
     from scipy.optimize import linear_sum_assignment
     from scipy.spatial.distance import cdist
 
@@ -208,11 +215,32 @@ def training_candidates(maps_of: Callable, frames: Sequence, image_of: Callable,
             r, c = linear_sum_assignment(np.where(cost <= radius, cost, 1e6))
             lab[r[cost[r, c] <= radius]] = 1
         scored = (lab == 1) | ~(inside_any(xy, f.ignore) if len(f.ignore) else np.zeros(len(det), bool))
-        xs.append(candidate_features(image_of(f), det[scored]))
+        xs.append(candidate_features(image_of(f), det[scored], radius=patch[0], step=patch[1]))
         ys.append(lab[scored])
     if not xs:
         return np.zeros((0, 1)), np.zeros(0, int), n_heads
     return np.vstack(xs), np.concatenate(ys), n_heads
+
+
+def model_candidates(model: str | PathLike[str], frames: Sequence, *, dark_sources: set[str] | None = None,
+                     patch: tuple[int, int] = (PATCH_RADIUS, PATCH_STEP)) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+    """:func:`training_candidates` of a SpermNet ``model`` (network alone) on annotated
+    ``frames``, each source read in its polarity: ``dark_sources`` (heads dark, read
+    inverted), default chosen by the model on the source's first frame, as
+    :class:`SpermNetDetector` does on a video."""
+    from spermlab.calibration import preset
+    from spermlab.detect.learned.preprocess import normalise
+    from spermlab.detect.learned.spermnet import SpermNetDetector
+
+    det = SpermNetDetector(preset("visem"), model=model, verify=False)
+    dark: dict[str, bool] = {}
+    for f in frames:
+        if f.source not in dark:
+            dark[f.source] = (f.source in dark_sources) if dark_sources is not None else \
+                det.choose_polarity(f.image) == "dark"  # fmt: skip
+    return training_candidates(lambda f: det.heatmaps([f.image], invert=dark[f.source])[0], frames,
+                               lambda f: normalise(f.image, invert=dark[f.source]), stride=det.stride,
+                               patch=patch)  # fmt: skip
 
 
 def add_verifier(model: str | PathLike[str], frames: Sequence, out: str | PathLike[str] | None = None,
@@ -228,24 +256,7 @@ def add_verifier(model: str | PathLike[str], frames: Sequence, out: str | PathLi
     dict
         ``keep_threshold``, ``f1_on_training_candidates``, ``candidates``, ``heads``.
     """
-    from spermlab.calibration import preset
-    from spermlab.detect.learned.preprocess import normalise
-    from spermlab.detect.learned.spermnet import SpermNetDetector
-
-    det = SpermNetDetector(preset("visem"), model=model, verify=False)
-    dark: dict[str, bool] = {}
-    for f in frames:
-        if f.source not in dark:
-            dark[f.source] = (f.source in dark_sources) if dark_sources is not None else \
-                det.choose_polarity(f.image) == "dark"  # fmt: skip
-
-    def maps_of(f):
-        return det.heatmaps([f.image], invert=dark[f.source])[0]
-
-    def image_of(f):
-        return normalise(f.image, invert=dark[f.source])
-
-    x, y, n_heads = training_candidates(maps_of, frames, image_of, stride=det.stride)
+    x, y, n_heads = model_candidates(model, frames, dark_sources=dark_sources)
     verifier, f1 = fit_verifier(x, y, n_heads)
     info = {"keep_threshold": round(verifier.keep_threshold, 4), "f1_on_training_candidates": round(f1, 4),
             "candidates": int(len(y)), "heads": int(n_heads)}  # fmt: skip

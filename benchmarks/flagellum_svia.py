@@ -4,8 +4,8 @@ The four SVIA clips of ``../shared/data/videos/svia`` are short (0.6-2.7 s) brig
 recordings with dark heads and faint tails. The repository gives no µm/px; the heads'
 boxes (12-15 px for a 4-5 µm head) put it near 0.3 µm/px, which is used here as an
 assumption (``--um-per-px``). For each clip spermlab's whole flow runs once; the script
-prints the flagellar activity of the graded tracks and the grades with and without the
-flagellum test. Nothing here is tuned.
+prints the flagellar beat probability of the graded tracks the test measured (heads still
+enough) and the grades with and without the flagellum test. Nothing here is tuned.
 
 Run:  .venv/bin/python benchmarks/flagellum_svia.py [--um-per-px 0.3]
 """
@@ -37,8 +37,8 @@ def main() -> None:
     cal = Calibration(um_per_px=args.um_per_px, fps=30.0, chamber_depth_um=20.0,
                       sources={"um_per_px": "assumed (head box size)", "fps": "file",
                                "chamber_depth_um": "assumed"})  # fmt: skip
-    print(f"{'clip':<8} {'s':>5} {'graded':>6} {'flagellum µm² median / p90 / max':>34} "
-          f"{'>= 8':>5}   grades a/b/c/d with flagellum | head path only")
+    print(f"{'clip':<8} {'s':>5} {'graded':>6} {'measured':>8} {'beat p median / p90 / max':>26} "
+          f"{'>= 0.5':>6}   grades a/b/c/d with flagellum | head path only")
     for clip in sorted((DATA / "videos" / "svia").glob("S_000*.mp4")):
         source = open_source(clip, fps=30.0)
         pipe = Pipeline(cal)
@@ -49,10 +49,10 @@ def main() -> None:
         def counts(k):
             return "/".join(str(int((k["grade"] == g).sum())) for g in "abcd")
 
-        stats = (f"{fla.median():6.1f} / {fla.quantile(0.9):6.1f} / {fla.max():6.1f}"
+        stats = (f"{fla.median():5.2f} / {fla.quantile(0.9):5.2f} / {fla.max():5.2f}"
                  if len(fla) else "—")  # fmt: skip
-        print(f"{clip.stem:<8} {source.n_frames / 30:5.2f} {len(kin):6d} {stats:>34} "
-              f"{int((fla >= pipe.grading.flagellum_um2).sum()):5d}   {counts(kin):>14} | "
+        print(f"{clip.stem:<8} {source.n_frames / 30:5.2f} {len(kin):6d} {len(fla):8d} {stats:>26} "
+              f"{int((fla >= pipe.grading.flagellum_p).sum()):6d}   {counts(kin):>14} | "
               f"{counts(head)}")
 
 

@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from spermlab.analysis.drift import estimate_drift, subtract_drift  # noqa: E402
-from spermlab.analysis.flagellum import flagellum_per_detection, track_flagellum  # noqa: E402
+from spermlab.analysis.flagellum import flagellum_of_tracks  # noqa: E402
 from spermlab.analysis.kinematics import measure  # noqa: E402
 from spermlab.analysis.motility import grade, summarise  # noqa: E402
 from spermlab.calibration import preset  # noqa: E402
@@ -94,10 +94,9 @@ def gt_flagellum(folder: Path, gt: pd.DataFrame, n_frames: int, pipe: Pipeline) 
     """Flagellar activity of the annotated tracks, measured from the same frames."""
     source = open_source(folder, fps=pipe.calibration.fps)
     frames = itertools.islice(iter(source), n_frames)
-    values = flagellum_per_detection(frames, gt, pipe.calibration, pipe.flagellum)
-    sperm = (gt["cls"] == 0).to_numpy()
-    return track_flagellum(gt[sperm], values[sperm], fps=pipe.calibration.fps,
-                           window_s=pipe.kinematics.progression_window_s)
+    heads = gt.assign(track_id=np.where(gt["cls"] == 0, gt["track_id"], -1))
+    fla = flagellum_of_tracks(frames, heads, pipe.calibration, pipe.flagellum)
+    return fla[fla.index >= 0]
 
 
 def grades_at(tracks: pd.DataFrame, pipe: Pipeline, factor: float, *, mean_heads: float,
@@ -170,9 +169,9 @@ def main() -> None:
           f"mean sperm heads/frame: spermlab {mean_heads:.1f}, annotators {gt_heads:.1f}")
     for name, f_act in (("spermlab", fla), ("GT tracks", gt_fla)):
         v = f_act.dropna()
-        print(f"flagellar activity of {name} tracks (µm²): median {v.median():.1f}, 90th "
-              f"percentile {v.quantile(0.9):.1f}; {int((v >= pipe.grading.flagellum_um2).sum())} "
-              f"of {len(v)} at or above {pipe.grading.flagellum_um2:g}")
+        print(f"flagellar beat probability of {name} tracks: median {v.median():.2f}, 90th "
+              f"percentile {v.quantile(0.9):.2f}; {int((v >= pipe.grading.flagellum_p).sum())} "
+              f"of {len(v)} at or above {pipe.grading.flagellum_p:g}")
     print(f"\n{'source':<19} {'µm/px':>7} {'n graded':>8} {'PR %':>6} {'NP %':>6} {'IM %':>6}"
           f"   {'(a %':>5} {'b %)':>5} {'med prog':>8} {'conc':>6}   frame-weighted PR/NP/IM %")
     for r in df.itertuples():

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from spermlab.analysis.drift import estimate_drift, subtract_drift
-from spermlab.analysis.flagellum import FlagellumMeter, FlagellumParams, track_flagellum
+from spermlab.analysis.flagellum import FlagellumMeter, FlagellumParams
 from spermlab.analysis.kinematics import KinematicsParams, measure
 from spermlab.analysis.motility import GradingParams, SampleResult, grade, summarise
 from spermlab.calibration import Calibration
@@ -123,24 +123,24 @@ class Pipeline:
         trk_cols = _Columns(TRACKS)
         state = {"detector": self.detector}
         meter = FlagellumMeter(self.calibration, self.flagellum) if self.flagellum else None
-        activity: list[np.ndarray] = []
         n_frames, first, last = 0, None, None
         for frame, dets in detect_frames(state, frames if frames is not None else source):
             first = frame.index if first is None else first
             last = frame.index
             det_cols.append(dets)
-            trk_cols.append(linker.update(dets, frame=frame.index))
+            linked = linker.update(dets, frame=frame.index)
+            trk_cols.append(linked)
             if meter is not None:  # the frame is at hand: measure the flagella now (one pass)
-                boxes = dets[["x", "y", "w", "h"]].to_numpy()
-                activity.append(meter.update(frame.image, boxes, frame=frame.index).astype(np.float32))
+                ids = np.where(linked["cls"].to_numpy() == 0, linked["track_id"].to_numpy(), -1)
+                meter.update(frame.image, dets[["x", "y", "w", "h"]].to_numpy(), ids, frame=frame.index)
             n_frames += 1
             if on_frame is not None:
                 on_frame(frame)
         if n_frames == 0:
             raise ValueError(f"{source.path}: no frames to analyse")
-        per_row = np.concatenate(activity) if activity else None
+        activity = meter.finish() if meter is not None else None
         return self._finish(source, det_cols.table(), trk_cols.table(), (first, last, n_frames),
-                            state["detector"], per_row)  # fmt: skip
+                            state["detector"], activity)  # fmt: skip
 
     def _finish(self, source, detections, tracks, span, detector, activity=None) -> AnalysisResult:
         from spermlab.report.quality import assess
@@ -152,9 +152,7 @@ class Pipeline:
         measured = subtract_drift(sperm, drift) if self.drift else sperm
         kin = measure(measured, self.calibration, params=self.kinematics)
         if activity is not None and len(kin):
-            fla = track_flagellum(sperm, activity[is_sperm], fps=self.calibration.fps,
-                                  window_s=self.kinematics.progression_window_s)  # fmt: skip
-            kin["flagellum"] = kin["track_id"].map(fla).astype(float)
+            kin["flagellum"] = kin["track_id"].map(activity).astype(float)
         kin = grade(kin, params=self.grading)
         n_sperm = int((detections["cls"] == 0).sum())  # frames analysed: a folder may skip some
         summary = summarise(

@@ -10,7 +10,7 @@ from spermlab.tables import KINEMATICS
 def _kin(prog, vap, alh=None):
     n = len(prog)
     d = {c: np.full(n, 1.0) for c in KINEMATICS}
-    d.update(track_id=np.arange(n), n_points=np.full(n, 50), progression=prog, vap=vap,
+    d.update(track_id=np.arange(n), n_points=np.full(n, 50), progression=prog, vap=vap, flagellum=np.nan,
              alh=np.zeros(n) if alh is None else alh, grade=[""] * n)  # fmt: skip
     return pd.DataFrame(d)
 
@@ -31,12 +31,12 @@ def test_a_head_swinging_in_place_is_non_progressive_not_immotile():
 
 def test_a_beating_flagellum_beside_a_still_head_is_non_progressive():
     k = _kin([1.0, 1.0, 1.0, 1.0, 30.0, 10.0], [0.5] * 4 + [40.0, 12.0])
-    k["flagellum"] = [7.99, 8.0, np.nan, 50.0, 50.0, 0.0]
+    k["flagellum"] = [0.49, 0.5, np.nan, 0.9, 0.9, 0.0]
     assert grade(k)["grade"].tolist() == ["d", "c", "d", "c", "a", "b"]
     head_only = grade(k, params=GradingParams(use_flagellum=False))["grade"].tolist()
     assert head_only == ["d", "d", "d", "d", "a", "b"]  # a and b never depend on it
-    with pytest.raises(ValueError, match="flagellum_um2"):
-        GradingParams(flagellum_um2=0)
+    with pytest.raises(ValueError, match="flagellum_p"):
+        GradingParams(flagellum_p=0)
 
 
 def test_grade_does_not_mutate_and_validates_params():

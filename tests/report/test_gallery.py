@@ -54,10 +54,15 @@ def test_strip_shows_each_cell_at_its_moments_then_what_moved():
     assert [c.track_id for c in cells] == [0, 1]
     assert cells[0].frames == [0, 10, 19]
     strip = _decode(cells[1].strip)
-    assert strip.shape[:2] == (40, 4 * 40 + 3 * 3)  # 3 moments + the motion tile, 3-px gaps
-    still, beating = _decode(cells[0].strip)[:, -40:], strip[:, -40:]
+    # 3 moments, the 0.04-s motion tile and the flagellum test's 1-s map, 3-px gaps
+    assert strip.shape[:2] == (40, 5 * 40 + 4 * 3)
+    motion = slice(3 * 43, 3 * 43 + 40)
+    still, beating = _decode(cells[0].strip)[:, motion], strip[:, motion]
     assert still.min() > 230  # nothing moved around head 0: a white tile
     assert beating.min() < 100  # the bar beside head 1 changed between the two frames
+    still_map, beating_map = _decode(cells[0].strip)[:, -40:], strip[:, -40:]
+    assert np.percentile(still_map, 5) > 150  # no movement beside head 0 over the second
+    assert beating_map.min() < 60  # the bar moved beside head 1 again and again
     crop = strip[:, :40].astype(float)
     assert crop[18:22, 18:22].mean() > 170  # the head sits in the middle of each crop
 

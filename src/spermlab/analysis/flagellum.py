@@ -1,52 +1,59 @@
-r"""Flagellar activity: how much the image moves around a head that itself stays put.
+r"""Flagellar beat: does the image move beside a head that itself stays put?
 
 WHO 2021 (laboratory manual, 6th ed., section 3.5.2) grades as non-progressive (c) "all
 other patterns of motility with an absence of progression", including "only a flagellar
 beat", and as immotile (d) "no movement". A cell stuck to the glass by its head beats its
 tail while its head path is still, so the head path alone calls it immotile. This module
-measures the tail's movement from the video itself.
+looks at the tail's movement in the video itself.
 
-Definition (per detection, then per track)
--------------------------------------------
-Frames are first binned to about ``bin_um`` µm per pixel (0.5 µm: a flagellum, 0.5-1 µm
-wide and blurred by the optics, stays at least one binned pixel wide, and the work drops
-four-fold at VISEM's 0.25 µm/px). For frame ``t`` and the frame ``t - L`` one lag earlier
-(``lag_s`` = 0.04 s, half the period of a 12.5-Hz beat, the middle of the human range;
-at least one frame), the temporal difference ``D = I_t - I_{t-L}`` is taken over the
-whole frame, its median removed (flicker), and its noise ``σ`` measured as 1.4826 x the
-median absolute value of ``D`` (the MAD: most of any frame is background, so moving
-objects hardly move it; a codec that copies unchanged blocks is handled in
-:func:`noise_sigma`). A pixel *moves* when ``|D| > k σ`` (``k_sigma`` = 4: under
-Gaussian noise, 6 pixels in 100,000 pass by chance).
+Definition
+----------
+*Movement in noise units.* Frames are binned to about ``bin_um`` µm per pixel (0.5 µm: a
+flagellum, 0.5-1 µm wide and blurred by the optics, stays at least one binned pixel wide).
+For a sampled frame ``t`` (``sample_fps``, 25 per second) and the frame one lag earlier
+(``lag_s`` = 0.04 s, half the period of a 12.5-Hz beat, the middle of the human range), the
+difference ``D = I_t - I_{t-L}`` is taken, its median removed (flicker), and its noise
+``σ`` measured as 1.4826 x the median absolute value of ``D`` (the MAD: most of a frame is
+background; a codec that copies unchanged blocks is handled in :func:`noise_sigma`). Around
+each head, the cell's own rigid movement (Brownian jiggle, drift) is removed by one
+Lucas-Kanade step on the pixels near the head (:func:`_rigid_shift`), leaving the residual
+``R``. Each pixel of the disc of radius ``outer_um`` (25 µm: the proximal half of a 45-55 µm
+flagellum) around the head, outside every head's disc, contributes
+``q = min((R / σ)², q_cap)``: 1 on average where nothing moves (whatever the optics, the
+camera or the codec), more where something does; the cap (16, i.e. 4σ) keeps one passing
+swimmer from dominating.
 
-Around each head, the annulus between ``r_in`` = half the head box's longer side +
-``head_margin_um`` (1.5 µm: the phase-contrast halo) and ``outer_um`` (25 µm, the
-proximal half of a 45-55 µm human flagellum, where its beat is seen) is the search
-region; the discs of every head of frames ``t`` and ``t - L`` are left out of it (heads
-that swim past). The detection's activity is the annulus area that moves, in µm², minus
-what moves at a random place of the same frame (the moving fraction of every pixel
-outside head discs, times the annulus area: the frame's own background):
+*Integration over a window.* The tail of a weak or faintly contrasted beat changes a pixel
+by a fraction of the noise in one frame, but it does so again and again; a swimmer or a
+particle that passes does so once. So per track and per window of ``window_s`` (1 s, that
+of progression), ``q`` is averaged per pixel in the head's frame of reference (``q̄``;
+about 25 samples), and summarised as a polar map: the mean of ``q̄ - 1`` in ``n_angles`` x
+``n_radii`` sectors (24 x 8) around the head, turned so that the most active direction
+comes first and mirrored so that its stronger neighbour follows (a tail has no preferred
+side), plus the same quantity on the head itself (a stuck head rocks with its beat), the
+share of the disc that could be measured and the number of samples.
 
-.. math::
+*Decision, learned.* Whether such a map shows a beating flagellum (a fan anchored at the
+head, persistent, in one direction) or a still cell among passing swimmers, jiggling debris
+and crowded neighbours is a pattern, so it is learned: a gradient-boosted tree ensemble
+(:class:`spermlab._trees.TreeEnsemble`, trained by ``benchmarks/flagellum_train.py`` on
+simulated recordings with exact truth, both optics, seeds apart from every evaluation seed;
+model card ``weights/FLAGELLUM_BEAT_CARD.md``) gives the probability that the window shows
+a beat. A track's windows are pooled as the mean of their probabilities, and turned into the
+track's ``flagellum`` value, the probability (0-1) that the cell beats, by a logistic
+calibration fitted on the training recordings' tracks (out-of-fold window probabilities), so
+that the value means what it says at the level where it is used; NaN when no window could be
+measured (at the border, in a crowd, or a head that moved).
+:func:`spermlab.analysis.motility.grade` calls a non-progressing cell c when it is at least
+``flagellum_p`` = 0.5 (as likely as not: the two errors weighted alike).
 
-    F_t = A_{annulus} \left( \frac{n_{moving}}{n_{free}} - f_{background} \right)
+*Which heads.* A head that moved more than ``still_um_s`` (15 µm/s) since its previous
+sample is skipped: its grade comes from its path, and its own movement would leave traces
+in ``D`` (the rigid-shift step handles up to 1.5 binned px per lag, about 18 µm/s).
 
-``NaN`` when fewer than a quarter of the annulus pixels are free (at the border, in a
-crowd) or the frame ``t - L`` is missing.
-
-A track's flagellar activity ``flagellum`` (µm²) is then summarised over the same
-sliding windows as progression (``window_s`` = 1 s): the median of ``F_t`` in each window
-(passers-by count only while they pass), averaged over the windows; a track shorter than
-one window takes the median of all its values.
-
-Why the head must be still
---------------------------
-``D`` is a difference of whole frames, so a head that moves by more than about a binned
-pixel during the lag leaves its own trace in the annulus. The measure is for the cells
-whose grade it decides, those that do not progress; it is computed for every track, and
-is meaningful where the head moves less than ~0.5 µm per lag (about 12 µm/s). A drifting
-dead cell is still (its tail moves with it) only when the drift is slow: at 5 µm/s drift
-its tail shifts 0.2 µm per lag, a fraction of a binned pixel.
+It needs the frames after linking (the track ids): :class:`FlagellumMeter` takes each frame
+with its heads and their ids while the video streams once, and keeps the lagged frames and
+one accumulating patch per live track only, so memory is flat with video length.
 
 References
 ----------
@@ -54,6 +61,8 @@ World Health Organization. WHO laboratory manual for the examination and process
 human semen, 6th ed. Geneva, 2021 (section 3.5.2, motility grades).
 Mortimer ST. A critical review of the physiological importance and analysis of sperm
 movement in mammals. Hum Reprod Update 3:403-439, 1997 (flagellar beat 5-20 Hz).
+Lucas BD, Kanade T. An iterative image registration technique with an application to stereo
+vision. IJCAI 1981, 674-679 (the rigid-shift step).
 """
 
 from __future__ import annotations
@@ -61,82 +70,180 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from os import PathLike
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from spermlab._trees import TreeEnsemble
 from spermlab.calibration import Calibration
 from spermlab.io.source import Frame
 
-__all__ = ["FlagellumMeter", "FlagellumParams", "flagellum_per_detection", "noise_sigma",
-           "track_flagellum"]
+__all__ = ["BeatModel", "FlagellumMeter", "FlagellumParams", "flagellum_of_tracks", "flagellum_windows",
+           "load_beat_model", "noise_sigma", "window_features"]
+
+#: A sample "hits" a pixel when ``q`` exceeds 4 (2σ); under noise alone 4.55 % of samples do.
+HIT_Q = 4.0
+HIT_NULL = 0.0455
+
+#: The shipped beat classifier (base64 text of the tree ensemble, see the model card).
+BEAT_MODEL = "flagellum_beat.txt"
 
 
 @dataclass(frozen=True)
 class FlagellumParams:
-    """Parameters of the flagellar activity measure (see the module docstring)."""
+    """Parameters of the flagellar beat measure (see the module docstring).
+
+    The shipped classifier was trained with the defaults; changing any of them changes its
+    input, so a changed setting needs a model trained with it (``flagellum_train.py``).
+    """
 
     outer_um: float = 25.0
     head_margin_um: float = 1.5
     lag_s: float = 0.04
-    k_sigma: float = 4.0
     bin_um: float = 0.5
-    min_free_share: float = 0.25
-    n_sectors: int = 12
     collar_um: float = 4.0
-    bridge_um: float = 0.5
-    sample_fps: float = 12.5
+    sample_fps: float = 25.0
+    window_s: float = 1.0
+    q_cap: float = 16.0
+    still_um_s: float = 15.0
+    min_samples: int = 8
+    n_angles: int = 24
+    n_radii: int = 8
 
     def __post_init__(self) -> None:
-        for name in ("outer_um", "lag_s", "k_sigma", "bin_um"):
+        for name in ("outer_um", "lag_s", "bin_um", "sample_fps", "window_s", "q_cap",
+                     "still_um_s"):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(
                     f"FlagellumParams.{name} must be > 0, got {getattr(self, name)}")
         if self.head_margin_um < 0:
             raise ValueError(
                 f"FlagellumParams.head_margin_um must be >= 0, got {self.head_margin_um}")
-        if not 0 < self.min_free_share <= 1:
-            raise ValueError(
-                f"FlagellumParams.min_free_share must be in (0, 1], got {self.min_free_share}")
+        if self.min_samples < 2 or self.n_angles < 4 or self.n_radii < 1:
+            raise ValueError("FlagellumParams: need min_samples >= 2, n_angles >= 4, n_radii >= 1")
+
+
+@dataclass(frozen=True)
+class BeatModel:
+    """The beat classifier: a tree ensemble on windows and a logistic calibration of tracks.
+
+    ``track_probability(ps) = sigmoid(slope * logit(mean(ps)) + intercept)`` for the window
+    probabilities ``ps`` of one track.
+    """
+
+    windows: TreeEnsemble
+    slope: float = 1.0
+    intercept: float = 0.0
+
+    def window_probability(self, x: np.ndarray) -> np.ndarray:
+        """Probability that each window (row of :func:`window_features`) shows a beat."""
+        return self.windows.proba(np.atleast_2d(x))
+
+    def track_probability(self, window_ps: list[float] | np.ndarray) -> float:
+        """The track's beat probability from its windows' (NaN for none)."""
+        ps = np.asarray(window_ps, float)
+        if ps.size == 0:
+            return float("nan")
+        m = float(np.clip(ps.mean(), 1e-6, 1 - 1e-6))
+        z = self.slope * np.log(m / (1 - m)) + self.intercept
+        return float(1.0 / (1.0 + np.exp(-z)))
+
+    def to_text(self) -> str:
+        """Two lines: the ensemble (:meth:`TreeEnsemble.to_text`), then the calibration."""
+        return f"{self.windows.to_text()}\ncalibration {self.slope!r} {self.intercept!r}\n"
+
+    @classmethod
+    def from_text(cls, text: str) -> BeatModel:
+        """The inverse of :meth:`to_text`."""
+        lines = text.strip().splitlines()
+        ensemble = TreeEnsemble.from_text(lines[0].strip())
+        if len(lines) < 2:
+            return cls(ensemble)
+        word, slope, intercept = lines[1].split()
+        if word != "calibration":
+            raise ValueError(f"flagellar beat model: second line should start with 'calibration', got {word!r}")
+        return cls(ensemble, float(slope), float(intercept))
+
+
+@dataclass
+class _Window:
+    """One track's accumulating window: per-pixel sums of ``q`` in the head's frame."""
+
+    start: int
+    radius: int
+    sum_q: np.ndarray
+    count: np.ndarray
+    hits: np.ndarray
+    head_q: float = 0.0
+    n: int = 0
+
+
+@dataclass
+class _Track:
+    last_frame: int
+    last_xy: tuple[float, float]
+    window: _Window | None = None
+    best: tuple[float, np.ndarray] | None = None
 
 
 class FlagellumMeter:
-    """Streaming measure of :math:`F_t` for every detection of every frame.
-
-    Holds the last ``lag`` binned frames and their head boxes only, so memory is flat
-    with video length.
+    """Streaming measure of every track's flagellar beat (see the module docstring).
 
     Parameters
     ----------
     calibration : Calibration
         µm/px and fps.
     params : FlagellumParams, optional
+    model : BeatModel, path, "shipped" or None
+        The beat classifier; ``None`` only collects the windows' features (training).
+    keep_maps : bool
+        Keep, per track, the per-pixel movement ``q̄ - 1`` of its most beat-like window
+        (``maps`` after :meth:`finish`; for the report's cell gallery).
 
     Examples
     --------
     >>> from spermlab.calibration import preset
-    >>> meter = FlagellumMeter(preset("visem"))
-    >>> meter.lag, meter.bin
-    (2, 2)
+    >>> meter = FlagellumMeter(preset("visem"), model=None)
+    >>> meter.lag, meter.bin, meter.every
+    (2, 2, 2)
     """
 
-    def __init__(self, calibration: Calibration, params: FlagellumParams | None = None) -> None:
+    def __init__(self, calibration: Calibration, params: FlagellumParams | None = None,
+                 model: BeatModel | str | PathLike[str] | None = "shipped",
+                 keep_maps: bool = False) -> None:  # fmt: skip
         self.params = p = params or FlagellumParams()
+        self.model = load_beat_model(model) if isinstance(model, (str, PathLike)) else model
+        self.fps = calibration.fps
+        self.um_per_px = calibration.um_per_px
         self.bin = max(1, int(round(p.bin_um / calibration.um_per_px)))
         self.um_per_bin = calibration.um_per_px * self.bin
         self.lag = max(1, int(round(p.lag_s * calibration.fps)))
         self.every = max(1, int(round(calibration.fps / p.sample_fps)))
+        self.window_frames = max(1, int(round(p.window_s * calibration.fps)))
         self.outer = max(2, int(round(p.outer_um / self.um_per_bin)))
+        self.collar = max(1, int(round(p.collar_um / self.um_per_bin)))
         self._past: deque[list[Any]] = deque(maxlen=self.lag)
         g = np.arange(-self.outer, self.outer + 1)
         self._dist = np.hypot(g[None, :], g[:, None])
         self._discs: dict[int, np.ndarray] = {}
-        self._rings: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._tracks: dict[int, _Track] = {}
+        #: (track_id, first frame, features) of every closed window, in closing order
+        self.windows: list[tuple[int, int, np.ndarray]] = []
+        self._done: set[int] = set()
+        self.keep_maps = keep_maps
+        #: track_id -> (2 outer + 1)² float16 map of ``q̄ - 1`` (NaN unmeasured), keep_maps only
+        self.maps: dict[int, np.ndarray] = {}
+
+    # -- geometry ----------------------------------------------------------------------
 
     def _head_radius(self, w: np.ndarray, h: np.ndarray) -> np.ndarray:
         """Head disc radius in binned px: half the box's longer side plus the margin."""
-        r_um = 0.5 * np.maximum(w, h) * (self.um_per_bin / self.bin) + self.params.head_margin_um
+        r_um = 0.5 * np.maximum(w, h) * self.um_per_px + self.params.head_margin_um
         return np.maximum(1, np.round(r_um / self.um_per_bin)).astype(int)
 
     def _disc(self, r: int) -> np.ndarray:
@@ -157,97 +264,203 @@ class FlagellumMeter:
                     out += img[dy:h:b, dx:w:b]
         return out / np.float32(b * b) if b > 1 else out
 
-    def update(self, image: np.ndarray, boxes: np.ndarray, *, frame: int) -> np.ndarray:
-        """:math:`F_t` (µm²) of each head of one frame, per sector around it.
+    # -- streaming ---------------------------------------------------------------------
+
+    def update(self, image: np.ndarray, boxes: np.ndarray, track_ids: np.ndarray, *,
+               frame: int) -> None:  # fmt: skip
+        """Take one frame with its heads.
 
         Parameters
         ----------
         image : ndarray, shape (H, W)
             The grey frame.
         boxes : ndarray, shape (n, 4)
-            ``x, y, w, h`` of each head (px, centre and size), e.g. a Detections table's
-            columns.
+            ``x, y, w, h`` of each head (px, centre and size): every head of the frame,
+            all of which are left out of the others' discs.
+        track_ids : ndarray, shape (n,)
+            Each head's track; negative ids are heads to leave out but not to measure.
         frame : int
-            The frame's index; the lagged frame is ``frame - lag`` and must have been
-            given before, or the values are NaN.
-
-        Returns
-        -------
-        ndarray, shape (n, n_sectors)
-            Moving area per sector (µm²), NaN where it cannot be measured.
+            The frame's index; frames must come in increasing order. A frame ``frame - lag``
+            that was not given (a gap) leaves this frame unmeasured.
         """
         boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+        ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+        if len(ids) != len(boxes):
+            raise ValueError(f"FlagellumMeter.update: {len(boxes)} boxes but {len(ids)} track ids")
         binned = self._binned(image)
         centres = np.floor(boxes[:, :2] / self.bin).astype(int)
-        radii = self._head_radius(boxes[:, 2], boxes[:, 3])
-        heads = np.c_[centres, radii]
-        out = np.full((len(boxes), self.params.n_sectors), np.nan)
+        heads = np.c_[centres, self._head_radius(boxes[:, 2], boxes[:, 3])]
         past = self._past[0] if len(self._past) == self.lag else None
-        sampled = frame % self.every == 0
         grad = None
         lagged = past is not None and past[0] == frame - self.lag and past[1].shape == binned.shape
-        if sampled and lagged:
+        if frame % self.every == 0 and lagged:
+            measure = self._still(ids, boxes, frame)
             grad = np.gradient(binned)
             if past[3] is None:
                 past[3] = np.gradient(past[1])
-            gy, gx = 0.5 * (grad[0] + past[3][0]), 0.5 * (grad[1] + past[3][1])
-            out = self._measure(binned - past[1], gx, gy, np.vstack([heads, past[2]]), heads)
+            if measure.any():
+                gy, gx = 0.5 * (grad[0] + past[3][0]), 0.5 * (grad[1] + past[3][1])
+                self._accumulate(binned - past[1], gx, gy, np.vstack([heads, past[2]]),
+                                 heads, ids, measure, frame)  # fmt: skip
         self._past.append([frame, binned, heads, grad])
+        self._close_stale(frame)
+
+    def _still(self, ids: np.ndarray, boxes: np.ndarray, frame: int) -> np.ndarray:
+        """Which heads to measure: tracked, and no faster than ``still_um_s`` since last seen."""
+        out = ids >= 0
+        for i, tid in enumerate(ids):
+            if tid < 0:
+                continue
+            t = self._tracks.get(int(tid))
+            xy = (float(boxes[i, 0]), float(boxes[i, 1]))
+            if t is None:
+                self._tracks[int(tid)] = _Track(frame, xy)
+                continue
+            dt = (frame - t.last_frame) / self.fps
+            moved = np.hypot(xy[0] - t.last_xy[0], xy[1] - t.last_xy[1]) * self.um_per_px
+            out[i] = dt <= 0 or moved <= self.params.still_um_s * dt
+            t.last_frame, t.last_xy = frame, xy
         return out
 
-    def _ring(self, r: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sector index (-1 outside the annulus) of a (2 outer + 1)² patch, and sector sizes."""
-        if r not in self._rings:
-            g = np.arange(-self.outer, self.outer + 1)
-            angle = np.arctan2(g[:, None], g[None, :]) % (2 * np.pi)
-            n = self.params.n_sectors
-            idx = np.minimum((angle / (2 * np.pi) * n).astype(int), n - 1)
-            idx[(self._dist <= r) | (self._dist > self.outer)] = -1
-            self._rings[r] = (idx, np.bincount(idx[idx >= 0], minlength=n))
-        return self._rings[r]
-
-    def _measure(self, diff: np.ndarray, gx: np.ndarray, gy: np.ndarray, all_heads: np.ndarray,
-                 heads: np.ndarray) -> np.ndarray:  # fmt: skip
-        from scipy.ndimage import binary_dilation, label
-
+    def _accumulate(self, diff: np.ndarray, gx: np.ndarray, gy: np.ndarray, all_heads: np.ndarray,
+                    heads: np.ndarray, ids: np.ndarray, measure: np.ndarray, frame: int) -> None:  # fmt: skip
         p = self.params
-        n_sec = p.n_sectors
-        threshold = p.k_sigma * noise_sigma(diff)
+        sigma = noise_sigma(diff)
         diff = diff - np.median(diff[::2, ::2])
-        collar = max(1, int(round(p.collar_um / self.um_per_bin)))
         free = np.ones(diff.shape, dtype=bool)
         for cx, cy, r in all_heads:
             _stamp(free, self._disc(int(r)), int(cx), int(cy))
         crowd = np.zeros(diff.shape, dtype=np.int16)  # how many heads are this close
         for cx, cy, r in heads:
-            _stamp_add(crowd, self._disc(int(r) + collar), int(cx), int(cy))
-        out = np.full((len(heads), n_sec), np.nan)
-        area_px = self.um_per_bin**2
-        cross = np.ones((3, 3), bool)
-        bridge = max(1, int(round(p.bridge_um / self.um_per_bin)))
-        for i, (cx, cy, r) in enumerate(heads):
-            idx, size = self._ring(int(r))
-            ys, xs, dys, dxs = _window(diff.shape, int(cx), int(cy), self.outer)
-            sec, dist = idx[dys, dxs], self._dist[dys, dxs]
-            others = crowd[ys, xs] - (dist <= r + collar)  # near another head: its flagellum
-            fr = free[ys, xs] & (sec >= 0) & (others <= 0)
-            n_free = np.bincount(sec[fr], minlength=n_sec)
-            ok = n_free >= p.min_free_share * size
-            if not ok.any():
-                continue
+            _stamp_add(crowd, self._disc(int(r) + self.collar), int(cx), int(cy))
+        n_side = 2 * self.outer + 1
+        for i in np.flatnonzero(measure):
+            cx, cy, r = (int(v) for v in heads[i])
+            ys, xs, dys, dxs = _window(diff.shape, cx, cy, self.outer)
+            dist = self._dist[dys, dxs]
+            near = dist <= r + self.collar
+            others = crowd[ys, xs] - near  # near another head: its flagellum, not this one's
+            ok = free[ys, xs] & (dist > r) & (dist <= self.outer) & (others <= 0)
             d, wx, wy = diff[ys, xs], gx[ys, xs], gy[ys, xs]
-            dx, dy = _rigid_shift(d, wx, wy, dist <= r + collar)
-            moving = (np.abs(d + wx * dx + wy * dy) > threshold) & fr
-            ring = (dist > r) & (dist <= r + collar)
-            if not (moving & ring).any():  # nothing moves next to the head: no flagellum
-                out[i] = np.where(ok, 0.0, np.nan)
-                continue
-            lab, _ = label(binary_dilation(moving, cross, iterations=bridge), cross)
-            touching = np.unique(lab[ring & moving])
-            mine = moving & np.isin(lab, touching)
-            n_move = np.bincount(sec[mine], minlength=n_sec)
-            out[i] = np.where(ok, n_move * area_px, np.nan)
-        return out
+            dx, dy = _rigid_shift(d, wx, wy, near)
+            q = np.minimum(((d + wx * dx + wy * dy) / sigma) ** 2, p.q_cap)
+            track = self._tracks[int(ids[i])]
+            w = track.window
+            if w is not None and frame - w.start >= self.window_frames:
+                self._close(int(ids[i]), track)
+                w = None
+            if w is None:
+                w = track.window = _Window(frame, r, np.zeros((n_side, n_side), np.float32),
+                                           np.zeros((n_side, n_side), np.int32),
+                                           np.zeros((n_side, n_side), np.int32))  # fmt: skip
+            w.sum_q[dys, dxs] += np.where(ok, q, 0.0)
+            w.count[dys, dxs] += ok
+            w.hits[dys, dxs] += ok & (q > HIT_Q)
+            head = dist <= r
+            w.head_q += float(q[head].mean()) if head.any() else 1.0
+            w.n += 1
+
+    def _close(self, tid: int, track: _Track) -> None:
+        w, track.window = track.window, None
+        if w is None or w.n < self.params.min_samples:
+            return
+        x = window_features(w.sum_q, w.count, w.hits, w.head_q / w.n, w.radius, w.n, self.params)
+        self.windows.append((tid, w.start, x))  # probabilities: all at once in finish()
+        if not self.keep_maps:
+            return
+        score = float(np.max(x[: self.params.n_radii]))  # the most active sector, without a model
+        if self.model is not None:
+            score = float(self.model.window_probability(x)[0])
+        if track.best is None or score > track.best[0]:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(w.count > 0, w.sum_q / w.count - 1.0, np.nan)
+            track.best = (score, mean.astype(np.float16))
+
+    def _close_stale(self, frame: int) -> None:
+        """Close the windows of tracks not seen for a window's length (they ended)."""
+        gone = [tid for tid, t in self._tracks.items() if frame - t.last_frame > self.window_frames]
+        for tid in gone:
+            self._end(tid)
+
+    def _end(self, tid: int) -> None:
+        t = self._tracks.pop(tid)
+        self._close(tid, t)
+        self._done.add(tid)
+        if t.best is not None:
+            self.maps[tid] = t.best[1]
+
+    def finish(self) -> pd.Series:
+        """Close every window; each track's flagellum value (its beat probability).
+
+        Returns
+        -------
+        Series
+            Indexed by ``track_id``, named ``flagellum``: 0-1, NaN for a track with no
+            measured window (or every value NaN when the meter has no model).
+        """
+        for tid in list(self._tracks):
+            self._end(tid)
+        out = dict.fromkeys(sorted(self._done), float("nan"))
+        if self.model is not None and self.windows:
+            ids = np.array([w[0] for w in self.windows])
+            ps = self.model.window_probability(np.stack([w[2] for w in self.windows]))
+            for tid in np.unique(ids):
+                out[int(tid)] = self.model.track_probability(ps[ids == tid])
+        return pd.Series(out, name="flagellum", dtype=float)
+
+
+def window_features(sum_q: np.ndarray, count: np.ndarray, hits: np.ndarray, head_q: float,
+                    radius: int, n_samples: int, params: FlagellumParams | None = None) -> np.ndarray:  # fmt: skip
+    """The classifier's input for one window (see the module docstring).
+
+    Parameters
+    ----------
+    sum_q, count, hits : ndarray, shape (2 outer + 1, 2 outer + 1)
+        Per pixel: sum of ``q``, number of samples, and samples with ``q`` > ``HIT_Q``
+        (2σ); the head at the centre.
+    head_q : float
+        Mean ``q`` on the head's own disc.
+    radius : int
+        The head disc's radius (binned px).
+    n_samples : int
+        Samples in the window.
+
+    Returns
+    -------
+    ndarray, float32, shape (2 n_angles n_radii + 3,)
+        Two polar maps turned and mirrored alike: ``q̄ - 1`` (movement in noise units) and
+        the share of samples above 2σ minus its noise-only share (how persistently it moves;
+        a swimmer that passes moves a pixel once, a beating flagellum again and again), each
+        -1 where a sector has no measured pixel; then ``head_q - 1``, the measured share of
+        the disc and ``n_samples``.
+    """
+    p = params or FlagellumParams()
+    outer = sum_q.shape[0] // 2
+    g = np.arange(-outer, outer + 1)
+    xx, yy = np.meshgrid(g, g)
+    rho = np.hypot(xx, yy)
+    ai = np.minimum(((np.arctan2(yy, xx) % (2 * np.pi)) / (2 * np.pi) * p.n_angles).astype(int),
+                    p.n_angles - 1)  # fmt: skip
+    ri = np.floor((rho - radius) / max(outer - radius, 1) * p.n_radii).astype(int)
+    ok = (count > 0) & (rho > radius) & (ri >= 0) & (ri < p.n_radii)
+    cells = (ai[ok], ri[ok])
+    n = np.zeros((p.n_angles, p.n_radii))
+    np.add.at(n, cells, 1)
+    maps = []
+    for per_pixel in (sum_q[ok] / count[ok] - 1.0, hits[ok] / count[ok] - HIT_NULL):
+        total = np.zeros((p.n_angles, p.n_radii))
+        np.add.at(total, cells, per_pixel)
+        maps.append(np.where(n > 0, total / np.maximum(n, 1), -1.0))
+    m, h = maps
+    active = np.where(n > 0, m, 0.0)[:, : max(1, (3 * p.n_radii) // 4)].sum(axis=1)
+    active = active + 0.5 * (np.roll(active, 1) + np.roll(active, -1))
+    order = np.roll(np.arange(p.n_angles), -int(np.argmax(active)))  # most active direction first
+    if m[order[1]].sum() < m[order[-1]].sum():  # its stronger neighbour second
+        order = np.r_[order[:1], order[1:][::-1]]
+    disc = rho[rho > radius] <= outer
+    share = float(ok.sum()) / max(int(disc.sum()), 1)
+    return np.r_[m[order].ravel(), h[order].ravel(), head_q - 1.0, share,
+                 float(n_samples)].astype(np.float32)  # fmt: skip
 
 
 def noise_sigma(diff: np.ndarray) -> float:
@@ -308,105 +521,91 @@ def _stamp(free: np.ndarray, disc: np.ndarray, cx: int, cy: int) -> None:
     free[ys, xs] &= ~disc[dys, dxs]
 
 
-def flagellum_per_detection(
+def _stream(meter: FlagellumMeter, frames: Iterable[Frame], tracks: pd.DataFrame) -> None:
+    by_frame = {int(f): g for f, g in tracks.groupby("frame")}
+    last = int(tracks["frame"].max()) if len(tracks) else -1
+    empty = np.zeros((0, 4))
+    for frame in frames:
+        rows = by_frame.get(frame.index)
+        if rows is None:
+            meter.update(frame.image, empty, np.zeros(0, np.int64), frame=frame.index)
+        else:
+            meter.update(frame.image, rows[["x", "y", "w", "h"]].to_numpy(float),
+                         rows["track_id"].to_numpy(np.int64), frame=frame.index)  # fmt: skip
+        if frame.index >= last:
+            break
+
+
+def flagellum_of_tracks(
     frames: Iterable[Frame],
     tracks: pd.DataFrame,
     calibration: Calibration,
     params: FlagellumParams | None = None,
-) -> np.ndarray:
-    """:math:`F_t` of every row of a Detections or Tracks table, streaming the frames once.
+    model: BeatModel | str | PathLike[str] = "shipped",
+) -> pd.Series:
+    """Each track's flagellum value from a recording and a Tracks table (one pass).
 
     Parameters
     ----------
     frames : iterable of Frame
         The recording (e.g. a :class:`~spermlab.io.source.FrameSource`).
     tracks : DataFrame
-        Heads (``frame``, ``x``, ``y``, ``w``, ``h``), e.g. ground-truth tracks; every
-        row of a frame is used as a head to leave out of the others' annuli.
+        ``frame``, ``track_id``, ``x``, ``y``, ``w``, ``h`` (e.g. ground-truth tracks); rows
+        with a negative ``track_id`` are heads left out of the others' discs only.
     calibration : Calibration
-
-    Returns
-    -------
-    ndarray
-        One value per row of ``tracks``, in its order (µm², NaN where not measurable).
-    """
-    meter = FlagellumMeter(calibration, params)
-    meter_sectors = meter.params.n_sectors
-    out = np.full((len(tracks), meter_sectors), np.nan)
-    order = tracks["frame"].to_numpy()
-    by_frame = pd.Series(np.arange(len(tracks))).groupby(order).apply(np.asarray).to_dict()
-    boxes = tracks[["x", "y", "w", "h"]].to_numpy(dtype=float)
-    last = int(order.max()) if len(order) else -1
-    for frame in frames:
-        rows = by_frame.get(frame.index, np.zeros(0, dtype=int))
-        out[rows] = meter.update(frame.image, boxes[rows], frame=frame.index)
-        if frame.index >= last:
-            break
-    return out
-
-
-def track_flagellum(
-    tracks: pd.DataFrame, values: np.ndarray, *, fps: float, window_s: float = 1.0
-) -> pd.Series:
-    """A track's flagellar activity from its per-frame, per-sector moving areas.
-
-    In each sliding window of ``window_s`` the median over frames of each sector is
-    taken, and the largest sector kept: the cell's own flagellum moves in the same
-    direction from its head frame after frame, while tails and particles that pass move
-    through a sector for a few frames only. The windows' values are averaged.
-
-    Parameters
-    ----------
-    tracks : DataFrame
-        A Tracks table.
-    values : ndarray, shape (n_rows, n_sectors)
-        Per row of ``tracks`` (:meth:`FlagellumMeter.update`).
-    fps : float
-        Frame rate (to turn ``window_s`` into frames).
-    window_s : float
-        Window length, that of progression (1 s).
+    params : FlagellumParams, optional
+    model : BeatModel, path or "shipped"
 
     Returns
     -------
     Series
-        Indexed by ``track_id``: µm², NaN for a track with no measurable frame.
+        Indexed by ``track_id``: mean beat probability (0-1), NaN where not measurable.
     """
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 1:
-        values = values[:, None]
-    if len(values) != len(tracks):
-        raise ValueError(f"values: expected one row per track row ({len(tracks)}), got {len(values)}")
-    win = max(1, int(round(window_s * fps)))
-    ids = tracks["track_id"].to_numpy()
-    frames = tracks["frame"].to_numpy()
-    order = np.lexsort((frames, ids))
-    out: dict[int, float] = {}
-    bounds = np.flatnonzero(np.diff(ids[order])) + 1
-    for rows in np.split(order, bounds):
-        if rows.size == 0:
-            continue
-        tid, f = int(ids[rows[0]]), frames[rows]
-        grid = np.full((int(f.max() - f.min()) + 1, values.shape[1]), np.nan)
-        grid[f - f.min()] = values[rows]
-        out[tid] = _windowed_max_median(grid, win)
-    return pd.Series(out, name="flagellum", dtype=float)
+    meter = FlagellumMeter(calibration, params, model)
+    _stream(meter, frames, tracks)
+    return meter.finish()
 
 
-def _windowed_max_median(grid: np.ndarray, win: int) -> float:
-    """Mean over sliding windows of the largest per-sector median (NaN-aware)."""
-    if not np.isfinite(grid).any():
-        return float("nan")
-    if len(grid) <= win:
-        return _max_median(grid)
-    med = pd.DataFrame(grid).rolling(win, min_periods=1).median().to_numpy()[win - 1:]
-    n_valid = pd.DataFrame(np.isfinite(grid[:, :1])).rolling(win, min_periods=1).sum().to_numpy()
-    best = np.where(np.isfinite(med), med, -np.inf).max(axis=1)
-    best = best[np.isfinite(best) & (n_valid[win - 1:, 0] >= 1)]
-    return float(best.mean()) if best.size else _max_median(grid)
+def flagellum_windows(
+    frames: Iterable[Frame],
+    tracks: pd.DataFrame,
+    calibration: Calibration,
+    params: FlagellumParams | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every closed window's features, for training the classifier.
+
+    Returns
+    -------
+    DataFrame, ndarray
+        ``track_id`` and ``start`` (first frame) of each window, and its features
+        (:func:`window_features`), one row per window.
+    """
+    meter = FlagellumMeter(calibration, params, model=None)
+    _stream(meter, frames, tracks)
+    meter.finish()
+    n_feat = 2 * meter.params.n_angles * meter.params.n_radii + 3
+    x = np.stack([w[2] for w in meter.windows]) if meter.windows else np.zeros((0, n_feat), np.float32)
+    index = pd.DataFrame({"track_id": [w[0] for w in meter.windows],
+                          "start": [w[1] for w in meter.windows]}, dtype=np.int64)  # fmt: skip
+    return index, x
 
 
-def _max_median(grid: np.ndarray) -> float:
-    rows = grid[np.isfinite(grid).any(axis=1)]
-    med = np.array([np.median(c[np.isfinite(c)]) if np.isfinite(c).any() else -np.inf
-                    for c in rows.T])  # fmt: skip
-    return float(med.max()) if np.isfinite(med).any() else float("nan")
+def load_beat_model(path: BeatModel | str | PathLike[str] | None = "shipped") -> BeatModel | None:
+    """The beat classifier: the shipped one (``"shipped"``), one from a file, or ``None``."""
+    if path is None or isinstance(path, BeatModel):
+        return path
+    if str(path) == "shipped":
+        return _shipped_model()
+    return BeatModel.from_text(Path(path).read_text(encoding="ascii"))
+
+
+@lru_cache(maxsize=1)
+def _shipped_model() -> BeatModel:
+    ref = resources.files("spermlab.analysis") / "weights" / BEAT_MODEL
+    try:
+        text = ref.read_text(encoding="ascii")
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(
+            f"the shipped flagellar beat model {BEAT_MODEL} is missing from the package "
+            "(reinstall spermlab, or run benchmarks/flagellum_train.py)") from exc
+    return BeatModel.from_text(text)

@@ -21,9 +21,10 @@ PROG   progression (the quantity WHO 2021 grades on, "space gained"): the mean o
        sliding windows of ``progression_window_s`` (1 s) of the straight-line
        displacement across the window divided by its duration (µm/s); for a track
        shorter than the window, its VSL
-FLA    ``flagellum``, flagellar activity (µm²): the area beside the head that the
-       flagellum moves, from the video (:mod:`spermlab.analysis.flagellum`); NaN from
-       :func:`measure`, which sees positions only; the pipeline fills it
+FLA    ``flagellum``, flagellar beat (probability, 0-1): how likely the image beside a
+       still head shows a beating flagellum, from the video
+       (:mod:`spermlab.analysis.flagellum`); NaN from :func:`measure`, which sees
+       positions only, and for heads that moved; the pipeline fills it
 =====  ====================================================================================
 
 The average path (VAP, ALH, BCF) is adaptive by default, as in commercial CASA systems

@@ -9,8 +9,8 @@ a      rapid progressive       progression >= 25 µm/s
 b      slow progressive        5 µm/s <= progression < 25 µm/s
 c      non-progressive         progression < 5 µm/s and the cell moves: the head
                                (VAP >= ``immotile_vap_um_s`` or ALH >=
-                               ``active_alh_um``) or the flagellum (flagellar
-                               activity >= ``flagellum_um2``)
+                               ``active_alh_um``) or the flagellum (beat
+                               probability >= ``flagellum_p``)
 d      immotile                progression < 5 µm/s, no movement of head or flagellum
 =====  ======================  ===================================================
 
@@ -35,17 +35,15 @@ is graded motile.
 
 *The flagellum.* WHO 2021 counts "a flagellar beat that hardly displaces the head" as
 non-progressive, so a cell stuck by its head but beating is c, not d. The head path
-cannot see it; the ``flagellum`` column (:mod:`spermlab.analysis.flagellum`: the area
-beside the head that moves, µm², connected to the head, in the median frame of each 1-s
-window) can. ``flagellum_um2`` = 8 µm² is the smallest beat counted: a midpiece-length
-(4 µm) stretch of a 1-µm-wide flagellum displaced by more than its width between two
-frames 0.04 s apart shows about twice its area (where it left and where it arrived).
-Dead cells, whose tails only jiggle and drift (removed by the measure's rigid-shift
-step), stay below: 95 % of simulated dead cells measured under 6 µm² on the development
-simulations (``benchmarks/flagellum_simulated.py --dev``), which were not used to score
-it. Tracks with no measurement (NaN: crowded, at the border, or a table from positions
-alone) are graded by the head path as before. ``use_flagellum=False`` grades by the head
-path only (for comparison, and for recordings where the flagellum is not visible).
+cannot see it; the ``flagellum`` column (:mod:`spermlab.analysis.flagellum`: the
+probability, 0-1, that the image beside a still head shows a beating flagellum, averaged
+over the track's 1-s windows, from a classifier trained on simulated recordings with exact
+truth) can. ``flagellum_p`` = 0.5 calls a beat when the classifier finds it at least as
+likely as not, which weighs a missed beat and a false one alike; it was not chosen from any
+score. Tracks with no measurement (NaN: crowded, at the border, a head that moved, or a
+table from positions alone) are graded by the head path as before. ``use_flagellum=False``
+grades by the head path only (for comparison, and for recordings where the flagellum is not
+visible).
 
 Concentration (10^6/mL) = mean sperm heads per frame / (field area x chamber depth),
 with area = width x height x um_per_px^2 (µm^2), depth in µm, and 1 mL = 10^12 µm^3:
@@ -94,7 +92,7 @@ class GradingParams:
     progressive_um_s: float = 5.0
     immotile_vap_um_s: float = 4.0
     active_alh_um: float = 0.75
-    flagellum_um2: float = 8.0
+    flagellum_p: float = 0.5
     use_flagellum: bool = True
     min_graded_cells: int = 200
     min_fps: float = 50.0
@@ -109,8 +107,8 @@ class GradingParams:
             raise ValueError(f"immotile_vap_um_s must be >= 0, got {self.immotile_vap_um_s}")
         if self.active_alh_um <= 0:
             raise ValueError(f"active_alh_um must be > 0 µm, got {self.active_alh_um}")
-        if self.flagellum_um2 <= 0:
-            raise ValueError(f"flagellum_um2 must be > 0 µm², got {self.flagellum_um2}")
+        if not 0 < self.flagellum_p <= 1:
+            raise ValueError(f"flagellum_p must be in (0, 1], got {self.flagellum_p}")
 
 
 def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> pd.DataFrame:
@@ -137,7 +135,7 @@ def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> p
         k["alh"].fillna(0.0).to_numpy() >= p.active_alh_um
     )
     if p.use_flagellum:
-        active |= k["flagellum"].fillna(0.0).to_numpy() >= p.flagellum_um2
+        active |= k["flagellum"].fillna(0.0).to_numpy() >= p.flagellum_p
     grades = np.where(
         prog >= p.rapid_um_s, "a",
         np.where(prog >= p.progressive_um_s, "b", np.where(active, "c", "d")),

@@ -10,7 +10,7 @@ column                             meaning
 ``track_len_median``               median sperm track length (frames)
 ``{m}_p10``, ``{m}_p50``,          10th, 50th, 90th percentile over graded tracks of each
 ``{m}_p90``                        kinematic ``m`` in vcl, vsl, vap, alh, lin, progression
-                                   (µm/s, µm, ratio) and flagellum (µm²)
+                                   (µm/s, µm, ratio) and flagellum (beat probability)
 ``drift_um_s``                     median drift speed of the field (µm/s)
 ``concentration_m_per_ml``         10⁶/mL (NaN without a chamber depth)
 ``heads_per_frame``                mean sperm heads per frame

@@ -4,8 +4,11 @@ A CASA result is signed by a person who has checked it. For each graded track th
 holds one strip of ``moments`` crops (default 4, evenly spread over the track's frames),
 each centred on the head and ``crop_um`` wide (30 µm: the head and the proximal half of
 the flagellum), then a tile of what moved in 0.04 s (a beating flagellum shows as a dark
-trace beside the head, a dead one leaves the tile white), with the track's grade, VAP, progression and flagellar activity beside
-it. The crops come from one more pass over the recording, which keeps only the crops
+trace beside the head, a dead one leaves the tile white) and, for a head still enough for the
+flagellum test, a tile of what the test saw: the movement above the noise averaged over the
+track's most beat-like second (:mod:`spermlab.analysis.flagellum`; a beating flagellum is a dark
+fan anchored at the head, passers-by leave faint streaks, grey is unmeasured), with the track's
+grade, VAP, progression and flagellar beat probability beside it. The crops come from one more pass over the recording, which keeps only the crops
 (at most ``max_cells`` x ``moments`` small tiles), so memory stays flat with video length.
 Strips are JPEG data URIs: the report stays one self-contained file (about 5 KB a cell).
 """
@@ -89,9 +92,10 @@ def cell_gallery(
     um_per_px : float
         Scale, to make the crops ``crop_um`` wide.
     fps : float, optional
-        Frame rate. When given, a last tile shows what moved around the head in 0.04 s
+        Frame rate. When given, a tile shows what moved around the head in 0.04 s
         (the flagellum measure's lag) at the track's middle frame: ``|I(t + lag) - I(t)|``
-        at the same place, dark where the image changed, white where it did not.
+        at the same place, dark where the image changed, white where it did not; and for
+        tracks the flagellum test measured, a last tile of its 1-s movement map.
     moments, crop_um, tile_px, max_cells
         Crops per cell, their width in µm and on screen (px), and the most cells shown
         (:func:`pick_cells`).
@@ -121,7 +125,22 @@ def cell_gallery(
                 wanted.setdefault(f, []).append((int(tid), slot, mid["x"], mid["y"]))
     tiles: dict[int, dict[int, np.ndarray]] = {}
     last = max(wanted) if wanted else -1
+    meter, heads = None, {}
+    if fps:
+        from spermlab.analysis.flagellum import FlagellumMeter
+        from spermlab.calibration import Calibration
+
+        meter = FlagellumMeter(Calibration(um_per_px=um_per_px, fps=fps), keep_maps=True)
+        sperm = tracks[tracks["cls"] == 0] if "cls" in tracks else tracks
+        sperm = sperm.assign(track_id=np.where(sperm["track_id"].isin(ids), sperm["track_id"], -1))
+        heads = {int(f): g for f, g in sperm.groupby("frame")}
+        last = max(last, int(sperm.loc[sperm["track_id"] >= 0, "frame"].max()) if len(ids) else -1)
     for frame in frames:
+        if meter is not None:
+            g = heads.get(frame.index)
+            if g is not None:
+                meter.update(frame.image, g[["x", "y", "w", "h"]].to_numpy(float),
+                             g["track_id"].to_numpy(np.int64), frame=frame.index)  # fmt: skip
         for tid, slot, x, y in wanted.get(frame.index, []):
             crop = _crop(frame.image, x, y, half)
             if slot < 0:  # the motion tile's two frames, kept at full resolution
@@ -133,6 +152,11 @@ def cell_gallery(
             break
     from spermlab.report.overlay import image_data_uri
 
+    maps: dict[int, np.ndarray] = {}
+    if meter is not None:
+        meter.finish()
+        keep = int(round(half * um_per_px / meter.um_per_bin))  # the crops' field of view
+        maps = {tid: _map_tile(m, keep, tile_px) for tid, m in meter.maps.items()}
     out = []
     for row in chosen.to_dict("records"):
         tid = int(row["track_id"])
@@ -143,6 +167,7 @@ def cell_gallery(
         motion = [_motion_tile(got.pop(-1), got.pop(-2), tile_px)] if -1 in got and -2 in got else []
         got.pop(-1, None)
         got.pop(-2, None)
+        motion += [maps[tid]] if tid in maps else []
         parts = [p for tile in [got[k] for k in sorted(got)] + motion for p in (tile, gap)][:-1]
         out.append(GalleryCell(tid, str(row["grade"]), shown[tid], image_data_uri(np.hstack(parts), quality=80), row))
     return out
@@ -155,6 +180,18 @@ def _motion_tile(before: np.ndarray, after: np.ndarray, tile_px: int) -> np.ndar
     change = np.abs(after.astype(np.int16) - before.astype(np.int16))
     tile = np.clip(255 - 6 * change, 0, 255).astype(np.uint8)
     return np.asarray(Image.fromarray(tile).resize((tile_px, tile_px), Image.Resampling.BILINEAR))
+
+
+def _map_tile(movement: np.ndarray, keep: int, tile_px: int) -> np.ndarray:
+    """The flagellum test's movement map (``q̄ - 1``, noise units) as a tile: white where
+    nothing moved, black from 4 noise units up, grey where it was not measured."""
+    from PIL import Image
+
+    c = movement.shape[0] // 2
+    k = max(1, min(keep, c))
+    m = movement[c - k:c + k + 1, c - k:c + k + 1].astype(np.float32)
+    tile = np.where(np.isfinite(m), 255 - 255 * np.clip(np.nan_to_num(m) / 4.0, 0, 1), 190)
+    return np.asarray(Image.fromarray(tile.astype(np.uint8)).resize((tile_px, tile_px), Image.Resampling.BILINEAR))
 
 
 def _crop(image: np.ndarray, x: float, y: float, half: int) -> np.ndarray:

@@ -56,7 +56,7 @@ _PCT_KEYS = (("a", "rapid"), ("b", "slow"), ("c", "non_progressive"), ("d", "imm
 _KIN_COLUMNS = (("vcl", "VCL", "µm/s"), ("vsl", "VSL", "µm/s"), ("vap", "VAP", "µm/s"),
                 ("lin", "LIN", ""), ("str", "STR", ""), ("wob", "WOB", ""),
                 ("alh", "ALH", "µm"), ("bcf", "BCF", "Hz"), ("mad", "MAD", "°"),
-                ("progression", "progression", "µm/s"), ("flagellum", "flagellum", "µm²"))  # fmt: skip
+                ("progression", "progression", "µm/s"), ("flagellum", "flagellar beat", "p"))  # fmt: skip
 
 SourceLike = str | PathLike[str] | FrameSource
 

@@ -70,7 +70,7 @@ def _title(tid: int, grade: str | None, kin: dict | None, n: int) -> str:
     if grade is None or kin is None:
         return f"track {tid}: not graded ({n} frames)"
     fla = kin.get("flagellum", float("nan"))
-    fla_text = f"; flagellum {fla:.1f} µm²" if fla == fla else ""
+    fla_text = f"; flagellar beat p {fla:.2f}" if fla == fla else ""
     return (f"track {tid}: grade {grade} ({GRADES[grade]}); VCL {kin['vcl']:.1f}, "
             f"VSL {kin['vsl']:.1f}, VAP {kin['vap']:.1f} µm/s{fla_text}; {n} frames")  # fmt: skip
 

@@ -23,15 +23,14 @@ keeps scikit-learn out of the core install). Training needs scikit-learn
 
 from __future__ import annotations
 
-import base64
-import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from spermlab._trees import TreeEnsemble
 
 __all__ = ["CANDIDATE_THRESHOLD", "PATCH_RADIUS", "Verifier", "add_verifier", "candidate_features",
            "fit_verifier", "model_candidates", "training_candidates", "write_verifier"]
@@ -76,82 +75,8 @@ def candidate_features(image: np.ndarray, det: pd.DataFrame, *, radius: int = PA
     return np.c_[det["score"].to_numpy(np.float32), flat].astype(np.float32)
 
 
-@dataclass(frozen=True)
-class Verifier:
-    """A fitted tree ensemble as flat arrays (all trees' nodes, child indices global).
-
-    ``proba(X) = sigmoid(baseline + sum over trees of the leaf value X reaches)``, the
-    prediction of scikit-learn's ``HistGradientBoostingClassifier`` it was taken from.
-    """
-
-    feature: np.ndarray
-    threshold: np.ndarray
-    left: np.ndarray
-    right: np.ndarray
-    is_leaf: np.ndarray
-    value: np.ndarray
-    roots: np.ndarray
-    baseline: float
-    keep_threshold: float
-
-    def proba(self, x: np.ndarray) -> np.ndarray:
-        """Probability that each row of ``x`` (:func:`candidate_features`) is a head."""
-        x = np.asarray(x, np.float32)
-        if len(x) == 0:
-            return np.zeros(0)
-        n, n_trees, n_feat = len(x), len(self.roots), x.shape[1]
-        node = np.tile(self.roots, n)  # (sample, tree) pairs, flat
-        base = np.repeat(np.arange(n) * n_feat, n_trees)
-        flat = x.ravel()
-        active = np.arange(n * n_trees)
-        while active.size:  # one level per pass, only the pairs not yet at a leaf
-            nd = node[active]
-            inner = ~self.is_leaf[nd]
-            active, nd = active[inner], nd[inner]
-            go_left = flat[base[active] + self.feature[nd]] <= self.threshold[nd]
-            node[active] = np.where(go_left, self.left[nd], self.right[nd])
-        raw = self.baseline + self.value[node].reshape(n, n_trees).sum(axis=1)
-        return 1.0 / (1.0 + np.exp(-raw))
-
-    def keep(self, x: np.ndarray) -> np.ndarray:
-        """Boolean mask of the candidates kept (probability >= ``keep_threshold``)."""
-        return self.proba(x) >= self.keep_threshold
-
-    def to_text(self) -> str:
-        """Base64 of an ``.npz`` with every array (for the ONNX metadata)."""
-        buf = io.BytesIO()
-        np.savez_compressed(buf, feature=self.feature, threshold=self.threshold, left=self.left,
-                            right=self.right, is_leaf=self.is_leaf, value=self.value, roots=self.roots,
-                            scalars=np.array([self.baseline, self.keep_threshold]))  # fmt: skip
-        return base64.b64encode(buf.getvalue()).decode("ascii")
-
-    @classmethod
-    def from_text(cls, text: str) -> Verifier:
-        """The inverse of :meth:`to_text`."""
-        with np.load(io.BytesIO(base64.b64decode(text))) as z:
-            arrays = {k: z[k] for k in z.files}
-        scalars = arrays.pop("scalars")
-        return cls(**arrays, baseline=float(scalars[0]), keep_threshold=float(scalars[1]))
-
-
-def _from_sklearn(clf, keep_threshold: float) -> Verifier:
-    """Flatten a fitted binary ``HistGradientBoostingClassifier`` into a :class:`Verifier`."""
-    feats, thrs, lefts, rights, leaves, values, roots = [], [], [], [], [], [], []
-    offset = 0
-    for (pred,) in clf._predictors:  # one tree per iteration (binary: one output)
-        nodes = pred.nodes
-        roots.append(offset)
-        feats.append(nodes["feature_idx"].astype(np.int32))
-        thrs.append(nodes["num_threshold"].astype(np.float32))
-        lefts.append(nodes["left"].astype(np.int32) + offset)
-        rights.append(nodes["right"].astype(np.int32) + offset)
-        leaves.append(nodes["is_leaf"].astype(bool))
-        values.append(nodes["value"].astype(np.float32))
-        offset += len(nodes)
-    return Verifier(np.concatenate(feats), np.concatenate(thrs), np.concatenate(lefts),
-                    np.concatenate(rights), np.concatenate(leaves), np.concatenate(values),
-                    np.array(roots, np.int32), float(np.ravel(clf._baseline_prediction)[0]),
-                    keep_threshold)  # fmt: skip
+#: The fitted ensemble with its keep threshold (:class:`spermlab._trees.TreeEnsemble`).
+Verifier = TreeEnsemble
 
 
 def fit_verifier(x: np.ndarray, y: np.ndarray, n_heads: int, *, seed: int = 0,
@@ -182,7 +107,7 @@ def fit_verifier(x: np.ndarray, y: np.ndarray, n_heads: int, *, seed: int = 0,
         prec, rec = tp / max(tp + fp, 1), tp / max(n_heads, 1)
         f1 = 2 * prec * rec / max(prec + rec, 1e-9)
         best = max(best, (f1, float(t)))
-    verifier = _from_sklearn(clf, best[1])
+    verifier = TreeEnsemble.from_sklearn(clf, best[1])
     if not np.allclose(verifier.proba(x[:200]), p[:200], atol=1e-4):  # the flattening is exact
         raise RuntimeError("fit_verifier: the flattened ensemble disagrees with scikit-learn")
     return verifier, best[0]

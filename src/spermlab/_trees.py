@@ -56,7 +56,7 @@ class TreeEnsemble:
             active, nd = active[inner], nd[inner]
             go_left = flat[base[active] + self.feature[nd]] <= self.threshold[nd]
             node[active] = np.where(go_left, self.left[nd], self.right[nd])
-        raw = self.baseline + self.value[node].reshape(n, n_trees).sum(axis=1)
+        raw = self.baseline + self.value[node].reshape(n, n_trees).sum(axis=1, dtype=np.float64)
         return 1.0 / (1.0 + np.exp(-raw))
 
     def keep(self, x: np.ndarray) -> np.ndarray:

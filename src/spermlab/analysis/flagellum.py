@@ -231,6 +231,7 @@ class FlagellumMeter:
         g = np.arange(-self.outer, self.outer + 1)
         self._dist = np.hypot(g[None, :], g[:, None])
         self._discs: dict[int, np.ndarray] = {}
+        self._mask_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._tracks: dict[int, _Track] = {}
         #: (track_id, first frame, features) of every closed window, in closing order
         self.windows: list[tuple[int, int, np.ndarray]] = []
@@ -337,12 +338,16 @@ class FlagellumMeter:
         for i in np.flatnonzero(measure):
             cx, cy, r = (int(v) for v in heads[i])
             ys, xs, dys, dxs = _window(diff.shape, cx, cy, self.outer)
-            dist = self._dist[dys, dxs]
-            near = dist <= r + self.collar
+            ring, near, head = self._masks(r)
+            ring, near, head = ring[dys, dxs], near[dys, dxs], head[dys, dxs]
             others = crowd[ys, xs] - near  # near another head: its flagellum, not this one's
-            ok = free[ys, xs] & (dist > r) & (dist <= self.outer) & (others <= 0)
+            ok = free[ys, xs] & ring & (others <= 0)
             d, wx, wy = diff[ys, xs], gx[ys, xs], gy[ys, xs]
-            dx, dy = _rigid_shift(d, wx, wy, near)
+            # the rigid shift from the square around the head that holds every near pixel
+            k = r + self.collar
+            sub = (slice(max(self.outer - k - dys.start, 0), self.outer + k + 1 - dys.start),
+                   slice(max(self.outer - k - dxs.start, 0), self.outer + k + 1 - dxs.start))
+            dx, dy = _rigid_shift(d[sub], wx[sub], wy[sub], near[sub])
             q = np.minimum(((d + wx * dx + wy * dy) / sigma) ** 2, p.q_cap)
             track = self._tracks[int(ids[i])]
             w = track.window
@@ -353,12 +358,20 @@ class FlagellumMeter:
                 w = track.window = _Window(frame, r, np.zeros((n_side, n_side), np.float32),
                                            np.zeros((n_side, n_side), np.int32),
                                            np.zeros((n_side, n_side), np.int32))  # fmt: skip
-            w.sum_q[dys, dxs] += np.where(ok, q, 0.0)
+            w.sum_q[dys, dxs] += q * ok
             w.count[dys, dxs] += ok
             w.hits[dys, dxs] += ok & (q > HIT_Q)
-            head = dist <= r
             w.head_q += float(q[head].mean()) if head.any() else 1.0
             w.n += 1
+
+    def _masks(self, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For a head of radius ``r`` on the (2 outer + 1)² patch: the measured annulus, the
+        pixels near the head (rigid shift) and the head's disc."""
+        if r not in self._mask_cache:
+            dist = self._dist
+            self._mask_cache[r] = ((dist > r) & (dist <= self.outer), dist <= r + self.collar,
+                                   dist <= r)  # fmt: skip
+        return self._mask_cache[r]
 
     def _close(self, tid: int, track: _Track) -> None:
         w, track.window = track.window, None
@@ -436,20 +449,14 @@ def window_features(sum_q: np.ndarray, count: np.ndarray, hits: np.ndarray, head
     """
     p = params or FlagellumParams()
     outer = sum_q.shape[0] // 2
-    g = np.arange(-outer, outer + 1)
-    xx, yy = np.meshgrid(g, g)
-    rho = np.hypot(xx, yy)
-    ai = np.minimum(((np.arctan2(yy, xx) % (2 * np.pi)) / (2 * np.pi) * p.n_angles).astype(int),
-                    p.n_angles - 1)  # fmt: skip
-    ri = np.floor((rho - radius) / max(outer - radius, 1) * p.n_radii).astype(int)
-    ok = (count > 0) & (rho > radius) & (ri >= 0) & (ri < p.n_radii)
-    cells = (ai[ok], ri[ok])
-    n = np.zeros((p.n_angles, p.n_radii))
-    np.add.at(n, cells, 1)
+    sector, inside, n_disc = _polar_bins(outer, radius, p.n_angles, p.n_radii)
+    ok = (count > 0) & inside
+    n_bins = p.n_angles * p.n_radii
+    cells = sector[ok]
+    n = np.bincount(cells, minlength=n_bins).reshape(p.n_angles, p.n_radii).astype(float)
     maps = []
     for per_pixel in (sum_q[ok] / count[ok] - 1.0, hits[ok] / count[ok] - HIT_NULL):
-        total = np.zeros((p.n_angles, p.n_radii))
-        np.add.at(total, cells, per_pixel)
+        total = np.bincount(cells, weights=per_pixel, minlength=n_bins).reshape(p.n_angles, p.n_radii)
         maps.append(np.where(n > 0, total / np.maximum(n, 1), -1.0))
     m, h = maps
     active = np.where(n > 0, m, 0.0)[:, : max(1, (3 * p.n_radii) // 4)].sum(axis=1)
@@ -457,10 +464,23 @@ def window_features(sum_q: np.ndarray, count: np.ndarray, hits: np.ndarray, head
     order = np.roll(np.arange(p.n_angles), -int(np.argmax(active)))  # most active direction first
     if m[order[1]].sum() < m[order[-1]].sum():  # its stronger neighbour second
         order = np.r_[order[:1], order[1:][::-1]]
-    disc = rho[rho > radius] <= outer
-    share = float(ok.sum()) / max(int(disc.sum()), 1)
+    share = float(ok.sum()) / max(n_disc, 1)
     return np.r_[m[order].ravel(), h[order].ravel(), head_q - 1.0, share,
                  float(n_samples)].astype(np.float32)  # fmt: skip
+
+
+@lru_cache(maxsize=64)
+def _polar_bins(outer: int, radius: int, n_angles: int, n_radii: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per pixel of the (2 outer + 1)² patch: its polar sector (angle x n_radii + ring) and
+    whether the rings cover it; and the number of pixels with ``radius < rho <= outer``."""
+    g = np.arange(-outer, outer + 1)
+    xx, yy = np.meshgrid(g, g)
+    rho = np.hypot(xx, yy)
+    ai = np.minimum(((np.arctan2(yy, xx) % (2 * np.pi)) / (2 * np.pi) * n_angles).astype(int),
+                    n_angles - 1)  # fmt: skip
+    ri = np.floor((rho - radius) / max(outer - radius, 1) * n_radii).astype(int)
+    inside = (rho > radius) & (ri >= 0) & (ri < n_radii)
+    return np.where(inside, ai * n_radii + ri, 0), inside, int(((rho > radius) & (rho <= outer)).sum())
 
 
 def noise_sigma(diff: np.ndarray) -> float:

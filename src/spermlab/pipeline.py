@@ -64,7 +64,7 @@ class Pipeline:
     drift : bool
         Estimate and subtract the field's drift before measuring.
     flagellum : FlagellumParams or None
-        Measure each head's flagellar activity while streaming
+        Judge each still head's flagellar beat while streaming
         (:mod:`spermlab.analysis.flagellum`); ``None`` skips it (the ``flagellum``
         column is then NaN and grades come from the head path alone).
     """

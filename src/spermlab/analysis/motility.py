@@ -125,7 +125,7 @@ def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> p
     -------
     DataFrame
         A copy with the ``grade`` column filled. A track whose progression, VAP, ALH or
-        flagellar activity is undefined (NaN) is graded from what is defined, and
+        flagellar beat is undefined (NaN) is graded from what is defined, and
         immotile if none is.
     """
     p = params or GradingParams()

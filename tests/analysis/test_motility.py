@@ -37,6 +37,9 @@ def test_a_beating_flagellum_beside_a_still_head_is_non_progressive():
     assert head_only == ["d", "d", "d", "d", "a", "b"]  # a and b never depend on it
     with pytest.raises(ValueError, match="flagellum_p"):
         GradingParams(flagellum_p=0)
+    k["flagellum"] = [0.2, 8.0, np.nan, 0.9, 0.9, 0.0]  # an older table's µm²
+    with pytest.raises(ValueError, match=r"row 1: 8 is not a probability"):
+        grade(k)
 
 
 def test_grade_does_not_mutate_and_validates_params():

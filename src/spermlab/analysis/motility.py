@@ -135,7 +135,15 @@ def grade(kinematics: pd.DataFrame, *, params: GradingParams | None = None) -> p
         k["alh"].fillna(0.0).to_numpy() >= p.active_alh_um
     )
     if p.use_flagellum:
-        active |= k["flagellum"].fillna(0.0).to_numpy() >= p.flagellum_p
+        fla = k["flagellum"].to_numpy(dtype=float)
+        bad = np.isfinite(fla) & ((fla < 0) | (fla > 1))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"Kinematics: column 'flagellum' row {row}: {fla[row]:g} is not a probability "
+                "(0-1); a table from an older spermlab held flagellar activity in µm² there: "
+                "re-run the analysis, or set the column to NaN to grade by the head path")
+        active |= np.nan_to_num(fla, nan=0.0) >= p.flagellum_p
     grades = np.where(
         prog >= p.rapid_um_s, "a",
         np.where(prog >= p.progressive_um_s, "b", np.where(active, "c", "d")),

@@ -132,7 +132,7 @@ class Pipeline:
             trk_cols.append(linked)
             if meter is not None:  # the frame is at hand: measure the flagella now (one pass)
                 ids = np.where(linked["cls"].to_numpy() == 0, linked["track_id"].to_numpy(), -1)
-                meter.update(frame.image, dets[["x", "y", "w", "h"]].to_numpy(), ids, frame=frame.index)
+                meter.update(frame.image, linked[["x", "y", "w", "h"]].to_numpy(), ids, frame=frame.index)
             n_frames += 1
             if on_frame is not None:
                 on_frame(frame)

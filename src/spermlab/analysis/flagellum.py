@@ -84,7 +84,7 @@ from spermlab.calibration import Calibration
 from spermlab.io.source import Frame
 
 __all__ = ["BeatModel", "FlagellumMeter", "FlagellumParams", "flagellum_of_tracks", "flagellum_windows",
-           "load_beat_model", "noise_sigma", "window_features"]
+           "heads_by_frame", "load_beat_model", "noise_sigma", "window_features"]
 
 #: A sample "hits" a pixel when ``q`` exceeds 4 (2σ); under noise alone 4.55 % of samples do.
 HIT_Q = 4.0
@@ -541,17 +541,21 @@ def _stamp(free: np.ndarray, disc: np.ndarray, cx: int, cy: int) -> None:
     free[ys, xs] &= ~disc[dys, dxs]
 
 
+def heads_by_frame(tracks: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``frame -> (boxes, track_ids)`` of a Tracks table, the input of
+    :meth:`FlagellumMeter.update` (negative ids: heads left out of the others' discs only)."""
+    return {int(f): (g[["x", "y", "w", "h"]].to_numpy(float), g["track_id"].to_numpy(np.int64))
+            for f, g in tracks.groupby("frame")}  # fmt: skip
+
+
+_NO_HEADS = (np.zeros((0, 4)), np.zeros(0, np.int64))
+
+
 def _stream(meter: FlagellumMeter, frames: Iterable[Frame], tracks: pd.DataFrame) -> None:
-    by_frame = {int(f): g for f, g in tracks.groupby("frame")}
+    by_frame = heads_by_frame(tracks)
     last = int(tracks["frame"].max()) if len(tracks) else -1
-    empty = np.zeros((0, 4))
     for frame in frames:
-        rows = by_frame.get(frame.index)
-        if rows is None:
-            meter.update(frame.image, empty, np.zeros(0, np.int64), frame=frame.index)
-        else:
-            meter.update(frame.image, rows[["x", "y", "w", "h"]].to_numpy(float),
-                         rows["track_id"].to_numpy(np.int64), frame=frame.index)  # fmt: skip
+        meter.update(frame.image, *by_frame.get(frame.index, _NO_HEADS), frame=frame.index)
         if frame.index >= last:
             break
 

@@ -8,7 +8,8 @@ trace beside the head, a dead one leaves the tile white) and, for a head still e
 flagellum test, a tile of what the test saw: the movement above the noise averaged over the
 track's most beat-like second (:mod:`spermlab.analysis.flagellum`; a beating flagellum is a dark
 fan anchored at the head, passers-by leave faint streaks, grey is unmeasured), with the track's
-grade, VAP, progression and flagellar beat probability beside it. The crops come from one more pass over the recording, which keeps only the crops
+grade, VAP, progression and flagellar beat probability beside it. The crops come from one more
+pass over the recording, which keeps only the crops
 (at most ``max_cells`` x ``moments`` small tiles), so memory stays flat with video length.
 Strips are JPEG data URIs: the report stays one self-contained file (about 5 KB a cell).
 """
@@ -127,20 +128,18 @@ def cell_gallery(
     last = max(wanted) if wanted else -1
     meter, heads = None, {}
     if fps:
-        from spermlab.analysis.flagellum import FlagellumMeter
+        from spermlab.analysis.flagellum import FlagellumMeter, heads_by_frame
         from spermlab.calibration import Calibration
 
         meter = FlagellumMeter(Calibration(um_per_px=um_per_px, fps=fps), keep_maps=True)
         sperm = tracks[tracks["cls"] == 0] if "cls" in tracks else tracks
         sperm = sperm.assign(track_id=np.where(sperm["track_id"].isin(ids), sperm["track_id"], -1))
-        heads = {int(f): g for f, g in sperm.groupby("frame")}
+        heads = heads_by_frame(sperm)
         last = max(last, int(sperm.loc[sperm["track_id"] >= 0, "frame"].max()) if len(ids) else -1)
+    no_heads = (np.zeros((0, 4)), np.zeros(0, np.int64))
     for frame in frames:
-        if meter is not None:
-            g = heads.get(frame.index)
-            if g is not None:
-                meter.update(frame.image, g[["x", "y", "w", "h"]].to_numpy(float),
-                             g["track_id"].to_numpy(np.int64), frame=frame.index)  # fmt: skip
+        if meter is not None:  # every frame, so that each has its lagged frame
+            meter.update(frame.image, *heads.get(frame.index, no_heads), frame=frame.index)
         for tid, slot, x, y in wanted.get(frame.index, []):
             crop = _crop(frame.image, x, y, half)
             if slot < 0:  # the motion tile's two frames, kept at full resolution

@@ -1,7 +1,8 @@
 """Where the whole flow spends its time: cProfile of ``Pipeline.run`` on VISEM video 11.
 
 Frames 0-``--frames`` of ``$SPERMLAB_DATA/visem_tracking/11`` (decoded once, before the clock),
-the ``visem`` preset, one warm-up run on 10 frames; prints the cumulative seconds of each stage
+the ``visem`` preset with every stage in the calling thread (``overlap=False``: cProfile sees
+only its own thread), one warm-up run on 10 frames; prints the cumulative seconds of each stage
 (profiling overhead included, so read them as shares, and take frames/s from
 ``benchmarks/throughput.py``).
 
@@ -43,7 +44,7 @@ def main() -> None:
 
     source = open_source(DATA / "visem_tracking" / "11", fps=50)
     frames = list(itertools.islice(iter(source), args.frames))
-    pipe = Pipeline(preset("visem"))
+    pipe = Pipeline(preset("visem"), overlap=False)  # every stage in this thread, where cProfile looks
     pipe.run(source, frames=frames[:10])
     prof = cProfile.Profile()
     prof.enable()

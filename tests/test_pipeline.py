@@ -180,3 +180,37 @@ def test_a_batching_detector_gets_frames_in_order_and_in_bounded_batches(sim, fr
     ref = Pipeline(sim.calibration, detector=inner).run(FrameList(frames, CONFIG.width, CONFIG.height))
     pd.testing.assert_frame_equal(out.detections, ref.detections)
     pd.testing.assert_frame_equal(out.tracks, ref.tracks)
+
+
+def test_the_same_result_with_detection_overlapped_or_not(sim, frames, result):
+    serial = Pipeline(sim.calibration, overlap=False).run(sim, frames=iter(frames))
+    for name in ("detections", "tracks", "kinematics", "drift"):
+        pd.testing.assert_frame_equal(getattr(serial, name), getattr(result, name))
+
+
+@dataclass
+class _FailingDetector:
+    """The classical detector until ``bad``, then the error a broken frame would give."""
+
+    inner: object
+    bad: int
+
+    def detect(self, image, frame=0):
+        if frame == self.bad:
+            raise ValueError(f"frame {frame}: cannot read the image")
+        return self.inner.detect(image, frame)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_a_detector_error_reaches_the_caller_and_no_worker_is_left(sim, frames, overlap):
+    import threading
+
+    from spermlab.detect import ClassicalDetector
+
+    det = _FailingDetector(ClassicalDetector(sim.calibration).adapted_to(frames[0].image), bad=5)
+    seen = []
+    with pytest.raises(ValueError, match="frame 5: cannot read the image"):
+        Pipeline(sim.calibration, detector=det, overlap=overlap).run(
+            FrameList(frames, CONFIG.width, CONFIG.height), on_frame=lambda f: seen.append(f.index))
+    assert seen == [0, 1, 2, 3, 4]
+    assert not [t for t in threading.enumerate() if t.name == "spermlab-detect"]

@@ -83,3 +83,13 @@ def test_kinematics_allows_nan_in_measures_but_not_ids():
 
 def test_class_names_are_visem_tracking_ids():
     assert tables.CLASS_NAMES == {0: "sperm", 1: "cluster", 2: "small_or_pinhead"}
+
+
+def test_columns_gives_one_array_in_the_order_asked():
+    from spermlab.tables import columns
+
+    df = pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0], "track_id": [7, 8]})
+    np.testing.assert_array_equal(columns(df, ["y", "x"]), [[3.0, 1.0], [4.0, 2.0]])
+    assert columns(df.iloc[:0], ("x", "y")).shape == (0, 2)
+    with pytest.raises(KeyError):
+        columns(df, ["z"])

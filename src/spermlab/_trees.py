@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -46,18 +47,46 @@ class TreeEnsemble:
         if len(x) == 0:
             return np.zeros(0)
         n, n_trees, n_feat = len(x), len(self.roots), x.shape[1]
+        feature, threshold, child, full = self._walk
         node = np.tile(self.roots, n)  # (sample, tree) pairs, flat
-        base = np.repeat(np.arange(n) * n_feat, n_trees)
+        base = np.repeat(np.arange(n, dtype=np.intp) * n_feat, n_trees)
         flat = x.ravel()
-        active = np.arange(n * n_trees)
-        while active.size:  # one level per pass, only the pairs not yet at a leaf
+        for _ in range(full):  # the first levels: every pair (leaves step onto themselves)
+            node = child[2 * node + ~(flat[base + feature[node]] <= threshold[node])]
+        active = np.flatnonzero(~self.is_leaf[node])
+        while active.size:  # the deeper levels: only the pairs not yet at a leaf
             nd = node[active]
-            inner = ~self.is_leaf[nd]
-            active, nd = active[inner], nd[inner]
-            go_left = flat[base[active] + self.feature[nd]] <= self.threshold[nd]
-            node[active] = np.where(go_left, self.left[nd], self.right[nd])
+            nd = child[2 * nd + ~(flat[base[active] + feature[nd]] <= threshold[nd])]
+            node[active] = nd
+            active = active[~self.is_leaf[nd]]
         raw = self.baseline + self.value[node].reshape(n, n_trees).sum(axis=1, dtype=np.float64)
         return 1.0 / (1.0 + np.exp(-raw))
+
+    @cached_property
+    def _walk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Arrays for the traversal: per node its feature and threshold (a leaf: feature 0,
+        threshold +inf) and ``child[2 node + went_right]`` (a leaf: itself, twice), and how
+        many levels to walk for every pair before only the unfinished ones are followed
+        (the depth by which half of the leaves are reached: before it, picking out the
+        unfinished pairs costs more than it saves)."""
+        leaf = self.is_leaf
+        idx = np.arange(len(leaf))
+        feature = np.where(leaf, 0, self.feature).astype(np.intp)
+        threshold = np.where(leaf, np.inf, self.threshold).astype(np.float32)
+        child = np.empty(2 * len(leaf), dtype=np.intp)
+        child[0::2] = np.where(leaf, idx, self.left)
+        child[1::2] = np.where(leaf, idx, self.right)
+        depth = np.zeros(len(leaf), dtype=np.intp)
+        for _ in range(64):  # a node's depth is one more than its parent's
+            inner = idx[~leaf]
+            new = depth.copy()
+            new[self.left[inner]] = depth[inner] + 1
+            new[self.right[inner]] = depth[inner] + 1
+            if np.array_equal(new, depth):
+                break
+            depth = new
+        full = int(np.median(depth[leaf])) if leaf.any() else 0
+        return feature, threshold, child, full
 
     def keep(self, x: np.ndarray) -> np.ndarray:
         """Boolean mask of the rows called positive (probability >= ``keep_threshold``)."""

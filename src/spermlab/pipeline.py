@@ -16,13 +16,14 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from spermlab._prefetch import ahead
 from spermlab.analysis.drift import estimate_drift, subtract_drift
 from spermlab.analysis.flagellum import FlagellumMeter, FlagellumParams
 from spermlab.analysis.kinematics import KinematicsParams, measure
 from spermlab.analysis.motility import GradingParams, SampleResult, grade, summarise
 from spermlab.calibration import Calibration
 from spermlab.io.source import Frame, FrameSource
-from spermlab.tables import DETECTIONS, TRACKS, empty, validate
+from spermlab.tables import DETECTIONS, TRACKS, columns, empty, validate
 
 __all__ = ["AnalysisResult", "Detector", "Pipeline", "detect_frames"]
 
@@ -67,6 +68,10 @@ class Pipeline:
         Judge each still head's flagellar beat while streaming
         (:mod:`spermlab.analysis.flagellum`); ``None`` skips it (the ``flagellum``
         column is then NaN and grades come from the head path alone).
+    overlap : bool
+        Decode and detect the next frames in a worker thread (two ahead) while this one is
+        linked and measured (:func:`spermlab._prefetch.ahead`); the results are the same
+        either way. ``False`` runs every stage in the calling thread.
     """
 
     calibration: Calibration
@@ -76,6 +81,7 @@ class Pipeline:
     grading: GradingParams = field(default_factory=GradingParams)
     drift: bool = True
     flagellum: FlagellumParams | None = field(default_factory=FlagellumParams)
+    overlap: bool = True
 
     def __post_init__(self) -> None:
         if self.detector is None:
@@ -124,7 +130,8 @@ class Pipeline:
         state = {"detector": self.detector}
         meter = FlagellumMeter(self.calibration, self.flagellum) if self.flagellum else None
         n_frames, first, last = 0, None, None
-        for frame, dets in detect_frames(state, frames if frames is not None else source):
+        detected = detect_frames(state, frames if frames is not None else source)
+        for frame, dets in ahead(detected, name="spermlab-detect") if self.overlap else detected:
             first = frame.index if first is None else first
             last = frame.index
             det_cols.append(dets)
@@ -132,7 +139,7 @@ class Pipeline:
             trk_cols.append(linked)
             if meter is not None:  # the frame is at hand: measure the flagella now (one pass)
                 ids = np.where(linked["cls"].to_numpy() == 0, linked["track_id"].to_numpy(), -1)
-                meter.update(frame.image, linked[["x", "y", "w", "h"]].to_numpy(), ids, frame=frame.index)
+                meter.update(frame.image, columns(linked, ("x", "y", "w", "h")), ids, frame=frame.index)
             n_frames += 1
             if on_frame is not None:
                 on_frame(frame)

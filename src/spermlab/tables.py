@@ -22,7 +22,8 @@ Kinematics     ``track_id``, ``n_points``, ``duration_s`` (s), ``vcl`` ``vsl`` `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ __all__ = [
     "KINEMATICS",
     "TRACKS",
     "Schema",
+    "columns",
     "empty",
     "validate",
 ]
@@ -81,6 +83,21 @@ _NULLABLE: dict[int, frozenset[str]] = {
          "flagellum"}
     ),
 }
+
+
+def columns(table: pd.DataFrame, names: Sequence[str], dtype: Any = np.float64) -> np.ndarray:
+    """Some columns of a table as one ``(n, len(names))`` array.
+
+    For the per-frame hot paths: pandas 3 selects a list of columns (``table[["x", "y"]]``,
+    a new DataFrame) about 30 times slower than it reads one column.
+
+    Examples
+    --------
+    >>> columns(pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 4.0]}), ["x", "y"])
+    array([[1., 3.],
+           [2., 4.]])
+    """
+    return np.column_stack([table[c].to_numpy(dtype) for c in names]).reshape(len(table), len(names))
 
 
 def empty(schema: Schema) -> pd.DataFrame:

@@ -16,7 +16,7 @@ difference ``D = I_t - I_{t-L}`` is taken, its median removed (flicker), and its
 ``σ`` measured as 1.4826 x the median absolute value of ``D`` (the MAD: most of a frame is
 background; a codec that copies unchanged blocks is handled in :func:`noise_sigma`). Around
 each head, the cell's own rigid movement (Brownian jiggle, drift) is removed by one
-Lucas-Kanade step on the pixels near the head (:func:`_rigid_shift`), leaving the residual
+Lucas-Kanade step on the pixels near the head (:func:`_rigid_shifts`), leaving the residual
 ``R``. Each pixel of the disc of radius ``outer_um`` (25 µm: the proximal half of a 45-55 µm
 flagellum) around the head, outside every head's disc, contributes
 ``q = min((R / σ)², q_cap)``: 1 on average where nothing moves (whatever the optics, the
@@ -78,6 +78,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from spermlab._trees import TreeEnsemble
 from spermlab.calibration import Calibration
@@ -92,6 +93,12 @@ HIT_NULL = 0.0455
 
 #: The shipped beat classifier (base64 text of the tree ensemble, see the model card).
 BEAT_MODEL = "flagellum_beat.txt"
+
+#: ``blocked`` value of a pixel on a head's disc or outside the frame (never measured).
+_BLOCKED = 1000
+
+#: How far (binned px) outside the frame a head's centre may lie and still be measured.
+_EDGE = 4
 
 
 @dataclass(frozen=True)
@@ -231,7 +238,7 @@ class FlagellumMeter:
         g = np.arange(-self.outer, self.outer + 1)
         self._dist = np.hypot(g[None, :], g[:, None])
         self._discs: dict[int, np.ndarray] = {}
-        self._mask_cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._allowed_cache: dict[int, np.ndarray] = {}
         self._tracks: dict[int, _Track] = {}
         #: (track_id, first frame, features) of every closed window, in closing order
         self.windows: list[tuple[int, int, np.ndarray]] = []
@@ -325,53 +332,84 @@ class FlagellumMeter:
 
     def _accumulate(self, diff: np.ndarray, gx: np.ndarray, gy: np.ndarray, all_heads: np.ndarray,
                     heads: np.ndarray, ids: np.ndarray, measure: np.ndarray, frame: int) -> None:  # fmt: skip
+        """Add one sample of ``q`` to the window of every measured head.
+
+        The heads are processed together on stacked (2 outer + 1)² patches cut from the
+        frames padded with unmeasurable pixels (one NumPy call per step for all of them,
+        instead of a few dozen per head: the same arithmetic, at a fraction of the cost).
+        """
         p = self.params
         sigma = noise_sigma(diff)
         diff = diff - np.median(diff[::2, ::2])
-        free = np.ones(diff.shape, dtype=bool)
-        for cx, cy, r in all_heads:
-            _stamp(free, self._disc(int(r)), int(cx), int(cy))
-        crowd = np.zeros(diff.shape, dtype=np.int16)  # how many heads are this close
+        # per pixel: how many heads have it in their collar, _BLOCKED on a head's disc
+        blocked = np.zeros(diff.shape, dtype=np.int16)
         for cx, cy, r in heads:
-            _stamp_add(crowd, self._disc(int(r) + self.collar), int(cx), int(cy))
-        n_side = 2 * self.outer + 1
-        for i in np.flatnonzero(measure):
-            cx, cy, r = (int(v) for v in heads[i])
-            ys, xs, dys, dxs = _window(diff.shape, cx, cy, self.outer)
-            ring, near, head = self._masks(r)
-            ring, near, head = ring[dys, dxs], near[dys, dxs], head[dys, dxs]
-            others = crowd[ys, xs] - near  # near another head: its flagellum, not this one's
-            ok = free[ys, xs] & ring & (others <= 0)
-            d, wx, wy = diff[ys, xs], gx[ys, xs], gy[ys, xs]
-            # the rigid shift from the square around the head that holds every near pixel
-            k = r + self.collar
-            sub = (slice(max(self.outer - k - dys.start, 0), self.outer + k + 1 - dys.start),
-                   slice(max(self.outer - k - dxs.start, 0), self.outer + k + 1 - dxs.start))
-            dx, dy = _rigid_shift(d[sub], wx[sub], wy[sub], near[sub])
-            q = np.minimum(((d + wx * dx + wy * dy) / sigma) ** 2, p.q_cap)
-            track = self._tracks[int(ids[i])]
-            w = track.window
-            if w is not None and frame - w.start >= self.window_frames:
-                self._close(int(ids[i]), track)
-                w = None
-            if w is None:
-                w = track.window = _Window(frame, r, np.zeros((n_side, n_side), np.float32),
-                                           np.zeros((n_side, n_side), np.int32),
-                                           np.zeros((n_side, n_side), np.int32))  # fmt: skip
-            w.sum_q[dys, dxs] += q * ok
-            w.count[dys, dxs] += ok
-            w.hits[dys, dxs] += ok & (q > HIT_Q)
-            w.head_q += float(q[head].mean()) if head.any() else 1.0
-            w.n += 1
+            _stamp_add(blocked, self._disc(int(r) + self.collar), int(cx), int(cy))
+        for cx, cy, r in all_heads:
+            _stamp_set(blocked, self._disc(int(r)), int(cx), int(cy), _BLOCKED)
+        o, e = self.outer, _EDGE
+        h, w = diff.shape
+        sel = np.flatnonzero(measure & (heads[:, 0] >= -e) & (heads[:, 0] < w + e)
+                             & (heads[:, 1] >= -e) & (heads[:, 1] < h + e))  # fmt: skip
+        if not len(sel):
+            return
+        cx, cy, r = heads[sel, 0], heads[sel, 1], heads[sel, 2]
 
-    def _masks(self, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For a head of radius ``r`` on the (2 outer + 1)² patch: the measured annulus, the
-        pixels near the head (rigid shift) and the head's disc."""
-        if r not in self._mask_cache:
+        def patches(a: np.ndarray, fill: Any) -> np.ndarray:
+            padded = np.pad(a, o + e, constant_values=fill)
+            return sliding_window_view(padded, (2 * o + 1, 2 * o + 1))[cy + e, cx + e]
+
+        d, wx, wy = patches(diff, 0.0), patches(gx, 0.0), patches(gy, 0.0)
+        uniq, which = np.unique(r, return_inverse=True)
+        # measured: on the annulus, in the frame, off every head's disc, and near no other
+        # head (its flagellum, not this one's): at most this head's own collar
+        ok = patches(blocked, _BLOCKED) <= np.stack([self._allowed(int(v)) for v in uniq])[which]
+        # the rigid shift from the square around the head that holds every near pixel
+        k = int(uniq.max()) + self.collar
+        c = slice(o - k, o + k + 1)
+        dist = self._dist[c, c]
+        g = np.arange(-k, k + 1)
+        in_frame = (((cy[:, None] + g) >= 0) & ((cy[:, None] + g) < h))[:, :, None] \
+            & (((cx[:, None] + g) >= 0) & ((cx[:, None] + g) < w))[:, None, :]  # fmt: skip
+        near = dist <= (r + self.collar)[:, None, None]
+        dx, dy = _rigid_shifts(d[:, c, c], wx[:, c, c], wy[:, c, c], near)
+        q = d + wx * dx[:, None, None] + wy * dy[:, None, None]
+        q /= np.float32(sigma)
+        np.square(q, out=q)
+        np.minimum(q, np.float32(p.q_cap), out=q)
+        hit = ok & (q > HIT_Q)
+        q_ok = q * ok
+        head = (dist <= r[:, None, None]) & in_frame
+        n_head = head.sum(axis=(1, 2))
+        head_q = np.where(n_head > 0, (q[:, c, c] * head).sum(axis=(1, 2)) / np.maximum(n_head, 1), 1.0)
+        side = 2 * o + 1
+        for j, i in enumerate(sel):
+            track = self._tracks[int(ids[i])]
+            win = track.window
+            if win is not None and frame - win.start >= self.window_frames:
+                self._close(int(ids[i]), track)
+                win = None
+            if win is None:
+                win = track.window = _Window(frame, int(r[j]), np.zeros((side, side), np.float32),
+                                             np.zeros((side, side), np.int32),
+                                             np.zeros((side, side), np.int32))  # fmt: skip
+            win.sum_q += q_ok[j]
+            win.count += ok[j]
+            win.hits += hit[j]
+            win.head_q += float(head_q[j])
+            win.n += 1
+
+    def _allowed(self, r: int) -> np.ndarray:
+        """For a head of radius ``r``, per pixel of the (2 outer + 1)² patch: the highest
+        ``blocked`` count at which the pixel is measured (1 on the collar around the head,
+        where this head itself counts; 0 further out on the annulus; -1 never: the head's
+        disc and beyond ``outer``)."""
+        if r not in self._allowed_cache:
             dist = self._dist
-            self._mask_cache[r] = ((dist > r) & (dist <= self.outer), dist <= r + self.collar,
-                                   dist <= r)  # fmt: skip
-        return self._mask_cache[r]
+            allowed = np.where(dist <= r + self.collar, 1, 0).astype(np.int16)
+            allowed[(dist <= r) | (dist > self.outer)] = -1
+            self._allowed_cache[r] = allowed
+        return self._allowed_cache[r]
 
     def _close(self, tid: int, track: _Track) -> None:
         w, track.window = track.window, None
@@ -500,24 +538,38 @@ def noise_sigma(diff: np.ndarray) -> float:
     return max(1.4826 * float(np.median(np.abs(sub - np.median(sub)))), 0.25)
 
 
-def _rigid_shift(d: np.ndarray, gx: np.ndarray, gy: np.ndarray, near: np.ndarray) -> tuple[float, float]:
-    """Translation of the head and proximal flagellum between the two frames (binned px).
+def _rigid_shifts(d: np.ndarray, gx: np.ndarray, gy: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Translation of each head and its proximal flagellum between the two frames (binned px).
 
-    One Lucas-Kanade step over the pixels ``near`` the head: the least-squares ``s`` with
+    One Lucas-Kanade step per head over the pixels ``near`` it: the least-squares ``s`` with
     ``d ≈ -∇I · s``. A dead cell jiggles (Brownian motion, 0.1 µm per 0.04 s) and drifts
     with the fluid; both move its whole tail rigidly, and the residual ``d + ∇I · s``
     no longer shows it. A beating flagellum changes shape, which no translation undoes.
-    Shifts beyond 1.5 binned px are not a jiggle: none is removed then.
+    Shifts beyond 1.5 binned px are not a jiggle: none is removed then, nor where the
+    2 x 2 system is (nearly) singular.
+
+    Parameters
+    ----------
+    d, gx, gy : ndarray, shape (n, k, k)
+        Per head: the frame difference and the image gradient (x, y) on a square around it.
+    near : ndarray of bool, shape (n, k, k)
+        The pixels that take part.
+
+    Returns
+    -------
+    ndarray, ndarray
+        ``sx``, ``sy`` (float32), one per head.
     """
-    ax, ay, t = gx[near], gy[near], d[near]
-    a = np.array([[ax @ ax, ax @ ay], [ax @ ay, ay @ ay]])
-    b = -np.array([ax @ t, ay @ t])
-    if np.linalg.det(a) <= 1e-6 * max(np.trace(a), 1e-12) ** 2:
-        return 0.0, 0.0
-    sx, sy = np.linalg.solve(a, b)
-    if np.hypot(sx, sy) > 1.5:
-        return 0.0, 0.0
-    return float(sx), float(sy)
+    m = near.astype(np.float64)
+    ax, ay, t = gx * m, gy * m, d.astype(np.float64)
+    sxx, sxy, syy = (np.einsum("nij,nij->n", u, v) for u, v in ((ax, ax), (ax, ay), (ay, ay)))
+    bx, by = -np.einsum("nij,nij->n", ax, t), -np.einsum("nij,nij->n", ay, t)
+    det = sxx * syy - sxy * sxy
+    solvable = det > 1e-6 * np.maximum(sxx + syy, 1e-12) ** 2
+    safe = np.where(solvable, det, 1.0)
+    sx, sy = (bx * syy - by * sxy) / safe, (sxx * by - sxy * bx) / safe
+    keep = solvable & (np.hypot(sx, sy) <= 1.5)
+    return np.where(keep, sx, 0.0).astype(np.float32), np.where(keep, sy, 0.0).astype(np.float32)
 
 
 def _window(shape: tuple[int, ...], cx: int, cy: int, r: int) -> tuple[slice, slice, slice, slice]:
@@ -535,10 +587,10 @@ def _stamp_add(count: np.ndarray, disc: np.ndarray, cx: int, cy: int) -> None:
     count[ys, xs] += disc[dys, dxs]
 
 
-def _stamp(free: np.ndarray, disc: np.ndarray, cx: int, cy: int) -> None:
+def _stamp_set(a: np.ndarray, disc: np.ndarray, cx: int, cy: int, value: int) -> None:
     r = disc.shape[0] // 2
-    ys, xs, dys, dxs = _window(free.shape, cx, cy, r)
-    free[ys, xs] &= ~disc[dys, dxs]
+    ys, xs, dys, dxs = _window(a.shape, cx, cy, r)
+    a[ys, xs][disc[dys, dxs]] = value
 
 
 def heads_by_frame(tracks: pd.DataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:

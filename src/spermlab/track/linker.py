@@ -253,7 +253,7 @@ class Linker:
             frame = int(frames[0])
         elif frame is None:
             frame = 0 if self.frame is None else self.frame + 1
-        det["track_id"] = self._step(int(frame), det[["x", "y"]].to_numpy())
+        det["track_id"] = self._step(int(frame), tables.columns(det, ("x", "y")))
         return tables.validate(det, tables.TRACKS, name="Tracks", extra="keep")
 
     def finish(self) -> pd.DataFrame:
@@ -395,7 +395,7 @@ def link(
         )
     linker = Linker(calibration, **params)
     order = np.argsort(frames, kind="stable")
-    xy = det[["x", "y"]].to_numpy()[order]
+    xy = tables.columns(det, ("x", "y"))[order]
     sorted_frames = frames[order]
     ids = np.empty(len(det), dtype=np.int64)
     if len(det):

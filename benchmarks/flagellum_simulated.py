@@ -12,6 +12,7 @@ c or d, recall and precision of c; the same on the exact head positions (the sim
 tracks, with the flagellum measured from the same frames), which isolates the measure
 from detection and linking. Grades a and b do not depend on the flagellum (it can move a
 cell from d to c only): the script checks that they are identical with and without it.
+The stuck cells graded c are also broken down by their simulated tail tip amplitude.
 
 Seeds: ``--dev`` runs the development seeds (100-111), looked at while the measure was
 designed; without it the test seeds of ``docs/validation.md``, each set scored once:
@@ -47,6 +48,10 @@ from spermlab.pipeline import Pipeline  # noqa: E402
 from spermlab.simulate import SimulationConfig, simulate  # noqa: E402
 
 MATCH_PX = 8.0
+
+#: Tail-tip half-amplitude bins (µm) of the stuck cells' breakdown (the simulator draws
+#: 0.3-10 µm, log-uniform).
+TIP_BINS = (0.3, 0.6, 1.0, 2.0, 4.0, 10.0)
 
 
 def draw_samples(n: int, dev: bool, test_set: int = 1) -> list[dict]:
@@ -106,9 +111,10 @@ def run_sample(spec: dict, duration: float) -> pd.DataFrame:
     sperm = result.tracks[result.tracks["cls"] == 0].reset_index(drop=True)
     match = match_tracks(sperm, sim.tracks)
     truth = sim.cells.set_index("cell_id")
+    truth["tip_um"] = sim._scene.population.tail_amp[truth["swimmer_id"].to_numpy()]
     pred = kin[["track_id", "grade", "flagellum"]].assign(
         head_only=head_only["grade"].to_numpy(), cell_id=kin["track_id"].map(match).to_numpy())
-    pred = pred[pred["cell_id"] >= 0].join(truth[["grade", "model"]].rename(
+    pred = pred[pred["cell_id"] >= 0].join(truth[["grade", "model", "tip_um", "beat_hz"]].rename(
         columns={"grade": "true_grade"}), on="cell_id")  # fmt: skip
     # exact positions: the simulator's tracks, flagellum measured from the same frames
     fla = flagellum_of_tracks(sim, sim.tracks, sim.calibration, pipe.flagellum)
@@ -118,7 +124,8 @@ def run_sample(spec: dict, duration: float) -> pd.DataFrame:
     exact_head = grade(ek, params=replace(pipe.grading, use_flagellum=False))
     exact = exact[["track_id", "grade", "flagellum"]].assign(
         head_only=exact_head["grade"].to_numpy()).join(
-        truth[["grade", "model"]].rename(columns={"grade": "true_grade"}), on="track_id")
+        truth[["grade", "model", "tip_um", "beat_hz"]].rename(columns={"grade": "true_grade"}),
+        on="track_id")
     pred["positions"], exact["positions"] = "spermlab", "exact"
     both = pd.concat([pred.drop(columns="cell_id"), exact], ignore_index=True)
     return both.assign(seed=spec["seed"], look=spec["look"])
@@ -143,7 +150,11 @@ def report(df: pd.DataFrame) -> None:
     stuck = df[(df["model"] == "stuck") & (df["positions"] == "exact")]
     if len(stuck):
         print(f"stuck cells (exact positions): {int((stuck['grade'] == 'c').sum())} of "
-              f"{len(stuck)} graded c")
+              f"{len(stuck)} graded c; by the tail tip's half-amplitude (µm):")
+        bins = pd.cut(stuck["tip_um"], TIP_BINS)
+        for interval, g in stuck.groupby(bins, observed=False):
+            print(f"  {str(interval):<12} {int((g['grade'] == 'c').sum()):3d} of {len(g):3d} graded c"
+                  f"  (flagellum value NaN: {int(g['flagellum'].isna().sum())})")
 
 
 def main() -> None:

@@ -86,3 +86,43 @@ def test_a_model_with_a_verifier_is_still_one_file_and_the_detector_uses_it(tiny
     v = checked.detect(image, 0)
     assert ((v["score"] >= info["keep_threshold"]) & (v["score"] <= 1)).all()
     assert list(v.columns) == list(a.columns)
+
+
+def test_with_sources_the_threshold_is_chosen_out_of_fold(rng):
+    require_module("sklearn", "pip install 'spermlab[train]'")
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import GroupKFold
+
+    x, y = _toy(rng, n=900)
+    groups = np.repeat(np.arange(6), 150)
+    plain, f1_in = fit_verifier(x, y, n_heads=int(y.sum()))
+    oof, f1_out = fit_verifier(x, y, n_heads=int(y.sum()), groups=groups)
+    # the same ensemble (fitted on everything); only the threshold's evidence differs
+    np.testing.assert_array_equal(oof.proba(x), plain.proba(x))
+    assert f1_out < f1_in  # in-sample probabilities flatter every threshold
+    # the threshold is the best-F1 one on probabilities from models that did not see the group
+    p = np.empty(len(y))
+    for train, held in GroupKFold(n_splits=5).split(x, y, groups):
+        clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.1, random_state=0)
+        p[held] = clf.fit(x[train], y[train]).predict_proba(x[held])[:, 1]
+    f1s = []
+    for t in np.linspace(0.1, 0.9, 33):
+        tp, fp = int(y[p >= t].sum()), int((y[p >= t] == 0).sum())
+        prec, rec = tp / max(tp + fp, 1), tp / y.sum()
+        f1s.append((2 * prec * rec / max(prec + rec, 1e-9), float(t)))
+    assert max(f1s) == pytest.approx((f1_out, oof.keep_threshold))
+
+
+def test_an_out_of_fold_threshold_is_chosen_across_sources_and_needs_two(tiny_verified):
+    folder, frames, info, _ = tiny_verified
+    assert info["threshold_chosen_on"] == "training candidates"
+    one_source = [f for f in frames if f.source == frames[0].source]
+    with pytest.raises(ValueError, match="two sources or more"):
+        add_verifier(folder / "tiny.onnx", one_source, folder / "x.onnx", threshold_on="out-of-fold")
+    with pytest.raises(ValueError, match="threshold_on must be"):
+        add_verifier(folder / "tiny.onnx", frames, folder / "x.onnx", threshold_on="held-out")
+    assert not (folder / "x.onnx").exists()
+    oof = add_verifier(folder / "tiny.onnx", frames, folder / "oof.onnx", threshold_on="out-of-fold")
+    assert oof["threshold_chosen_on"] == "out-of-fold candidates (grouped by source)"
+    assert (oof["candidates"], oof["heads"]) == (info["candidates"], info["heads"])
+    assert 0.1 <= oof["keep_threshold"] <= 0.9

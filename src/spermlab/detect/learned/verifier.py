@@ -7,7 +7,10 @@ standardised per patch), and a gradient-boosted tree ensemble (scikit-learn's
 ``HistGradientBoostingClassifier``) trained on the candidates of the model's own training frames
 (annotated heads = 1; candidates matching none = 0; candidates in an ignore box matching no head
 are left out) gives the probability that it is a head. A candidate is kept when that probability
-is at least the verifier's threshold, the one of best F1 over those training candidates.
+is at least the verifier's threshold, the one of best F1 over those training candidates (the
+shipped model's rule; ``add_verifier(threshold_on="out-of-fold")`` chooses it on candidates
+each scored by an ensemble that did not see their source instead: tried in leave-one-source-out,
+no better, BENCHMARKS.md §12).
 
 Why: on frames it was not trained on, SpermNet's errors are mostly false positives (specks,
 debris beside heads, halo fragments; precision 0.76-0.88 in leave-one-source-out), which a
@@ -80,15 +83,24 @@ Verifier = TreeEnsemble
 
 
 def fit_verifier(x: np.ndarray, y: np.ndarray, n_heads: int, *, seed: int = 0,
-                 sample_weight: np.ndarray | None = None) -> tuple[Verifier, float]:  # fmt: skip
+                 sample_weight: np.ndarray | None = None,
+                 groups: np.ndarray | None = None) -> tuple[Verifier, float]:  # fmt: skip
     """Fit the ensemble on candidates ``x`` with labels ``y`` (1 = an annotated head), and choose
     the probability threshold of best F1, counting the ``n_heads`` annotated heads (those no
     candidate reached are misses).
 
+    With ``groups`` (each candidate's source, at least two of them) the threshold is chosen on
+    out-of-fold probabilities: each group's candidates scored by an ensemble fitted without
+    that group (grouped k-fold, at most 5 folds). An ensemble scores its own training
+    candidates with near certainty, so a threshold chosen on them is arbitrary; on candidates
+    it did not see, it is the threshold that would have served a new source best. The
+    ensemble returned is always the one fitted on every candidate.
+
     Returns
     -------
     Verifier, float
-        The verifier and its F1 on the training candidates at the chosen threshold.
+        The verifier and the F1 at the chosen threshold (out of fold with ``groups``, else on
+        the training candidates).
     """
     from spermlab._optional import require
 
@@ -98,12 +110,32 @@ def fit_verifier(x: np.ndarray, y: np.ndarray, n_heads: int, *, seed: int = 0,
     y = np.asarray(y, int)
     if len(np.unique(y)) < 2:
         raise ValueError("fit_verifier: the candidates need both heads and non-heads")
-    clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.1, random_state=seed)
-    clf.fit(x, y, sample_weight=sample_weight)
+
+    def fitted(rows: np.ndarray) -> HistGradientBoostingClassifier:
+        w = None if sample_weight is None else np.asarray(sample_weight)[rows]
+        clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.1, random_state=seed)
+        return clf.fit(x[rows], y[rows], sample_weight=w)
+
+    everything = np.ones(len(y), dtype=bool)
+    clf = fitted(everything)
     p = clf.predict_proba(x)[:, 1]
+    chosen_on = p
+    if groups is not None and len(np.unique(groups)) >= 2:
+        from sklearn.model_selection import GroupKFold
+
+        groups = np.asarray(groups)
+        chosen_on = np.empty(len(y))
+        folds = GroupKFold(n_splits=min(5, len(np.unique(groups))))
+        for train, held in folds.split(x, y, groups):
+            rows = np.zeros(len(y), dtype=bool)
+            rows[train] = True
+            if len(np.unique(y[rows])) < 2:  # a fold of heads only: fall back for its rows
+                chosen_on[held] = p[held]
+                continue
+            chosen_on[held] = fitted(rows).predict_proba(x[held])[:, 1]
     best = (-1.0, 0.5)
     for t in np.linspace(0.1, 0.9, 33):
-        tp, fp = int((y[p >= t] == 1).sum()), int((y[p >= t] == 0).sum())
+        tp, fp = int((y[chosen_on >= t] == 1).sum()), int((y[chosen_on >= t] == 0).sum())
         prec, rec = tp / max(tp + fp, 1), tp / max(n_heads, 1)
         f1 = 2 * prec * rec / max(prec + rec, 1e-9)
         best = max(best, (f1, float(t)))
@@ -169,22 +201,43 @@ def model_candidates(model: str | PathLike[str], frames: Sequence, *, dark_sourc
 
 
 def add_verifier(model: str | PathLike[str], frames: Sequence, out: str | PathLike[str] | None = None,
-                 *, dark_sources: set[str] | None = None) -> dict:  # fmt: skip
+                 *, dark_sources: set[str] | None = None, threshold_on: str = "training") -> dict:  # fmt: skip
     """Train a verifier on ``frames`` (annotated) with the candidates of the SpermNet ``model``
     and write the model with it (to ``out``, default: in place).
 
     ``dark_sources``: the frames' sources whose heads are dark (read inverted), default: chosen
     by the model per source, as :class:`SpermNetDetector` does on a video's first frame.
+    ``threshold_on``: the candidates the keep threshold is chosen on, ``"training"`` (the
+    ensemble's own training candidates: the shipped model's rule) or ``"out-of-fold"``
+    (grouped by source, see :func:`fit_verifier`; needs two sources or more; tried in
+    leave-one-source-out, BENCHMARKS.md §12, and not adopted).
 
     Returns
     -------
     dict
-        ``keep_threshold``, ``f1_on_training_candidates``, ``candidates``, ``heads``.
+        ``keep_threshold``, ``threshold_chosen_on``, ``f1_at_threshold``, ``candidates``,
+        ``heads``.
     """
-    x, y, n_heads = model_candidates(model, frames, dark_sources=dark_sources)
-    verifier, f1 = fit_verifier(x, y, n_heads)
-    info = {"keep_threshold": round(verifier.keep_threshold, 4), "f1_on_training_candidates": round(f1, 4),
-            "candidates": int(len(y)), "heads": int(n_heads)}  # fmt: skip
+    if threshold_on not in ("training", "out-of-fold"):
+        raise ValueError(f"threshold_on must be 'training' or 'out-of-fold', got {threshold_on!r}")
+    groups = None
+    if threshold_on == "training":
+        x, y, n_heads = model_candidates(model, frames, dark_sources=dark_sources)
+    else:  # each source's candidates apart, to know which source each comes from
+        by_source: dict[str, list] = {}
+        for f in frames:
+            by_source.setdefault(f.source, []).append(f)
+        if len(by_source) < 2:
+            raise ValueError("add_verifier: an out-of-fold threshold needs frames of two sources or more")
+        parts = [model_candidates(model, fs, dark_sources=dark_sources) for fs in by_source.values()]
+        x, y = np.vstack([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+        n_heads = sum(part[2] for part in parts)
+        groups = np.concatenate([np.full(len(part[1]), k) for k, part in enumerate(parts)])
+    verifier, f1 = fit_verifier(x, y, n_heads, groups=groups)
+    info = {"keep_threshold": round(verifier.keep_threshold, 4),
+            "threshold_chosen_on": "out-of-fold candidates (grouped by source)" if groups is not None
+            else "training candidates",
+            "f1_at_threshold": round(f1, 4), "candidates": int(len(y)), "heads": int(n_heads)}  # fmt: skip
     write_verifier(model, verifier, info, out)
     return info
 

@@ -10,9 +10,8 @@ Stages (each resumes: models and scores already in --out are reused):
 * ``train``: one SpermNet per development fold (trained on the other five folds + sim,
   threshold learned on its own training frames) and the final model (all six + sim);
 * ``verify``: each of those models plus a patch verifier trained on the same frames
-  (:mod:`spermlab.detect.learned.verifier`), written as ``NAME+v.onnx`` (``NAME{variant}.onnx``
-  with ``--variant``; ``--threshold-on out-of-fold`` chooses the keep threshold out of fold);
-  ``--variant +v`` scores those in ``loso`` and ``final``;
+  (:mod:`spermlab.detect.learned.verifier`), written as ``NAME+v.onnx``; ``--variant +v``
+  scores those in ``loso`` and ``final``;
 * ``loso``: each fold model on its left-out source, with trackpy (published VISEM settings,
   inverted frames for bright field) and spermlab's classical detector on the same frames;
 * ``final``: the final model, trackpy and classical on V4 and S4 and on simtest: run it
@@ -125,14 +124,13 @@ def train_all(out: Path, steps: int) -> None:
         log.info("%s: %d frames, %.1f min", name, len(frames), (time.monotonic() - t0) / 60)
 
 
-def verify_all(out: Path, suffix: str = "+v", threshold_on: str = "training") -> None:
-    """Each trained model plus a verifier trained on the same frames (``NAME{suffix}.onnx``;
-    ``threshold_on``: see :func:`spermlab.detect.learned.verifier.add_verifier`)."""
+def verify_all(out: Path) -> None:
+    """Each trained model plus a verifier trained on the same frames (``NAME+v.onnx``)."""
     from spermlab.detect.learned.verifier import add_verifier
 
-    for name, frames, _, dest in _jobs(out, suffix):
+    for name, frames, _, dest in _jobs(out, "+v"):
         t0 = time.monotonic()
-        info = add_verifier(out / f"{name}.onnx", frames, dest, threshold_on=threshold_on)
+        info = add_verifier(out / f"{name}.onnx", frames, dest)
         log.info("%s: %s, %.1f min", dest.name, info, (time.monotonic() - t0) / 60)
 
 
@@ -298,8 +296,6 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/generalisation"))
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--kinds", default="spermnet,trackpy,classical")
-    ap.add_argument("--threshold-on", choices=["training", "out-of-fold"], default="training",
-                    help="verify: the candidates the verifier's keep threshold is chosen on")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -307,7 +303,7 @@ def main() -> None:
     if "train" in args.stages:
         train_all(args.out, args.steps)
     if "verify" in args.stages:
-        verify_all(args.out, args.variant or "+v", args.threshold_on)
+        verify_all(args.out)
     for stage, names in (("loso", DEV), ("final", [*FINAL, "simtest"])):
         if stage not in args.stages:
             continue

@@ -10,12 +10,18 @@ with the model or rule fitted on the other sources:
 * ``threshold``: the heat threshold re-chosen as the best F1 over the training candidates;
 * ``verifier``: the shipped recipe (21-px patch every 2nd pixel, :func:`fit_verifier`);
 * ``context``: the same with a 41-px patch every 4th pixel (more of the tail);
-* ``balanced``: the shipped recipe with VISEM, SVIA and the simulations weighted equally.
+* ``balanced``: the shipped recipe with VISEM, SVIA and the simulations weighted equally;
+* ``out_of_fold``: the shipped recipe with the keep threshold chosen on out-of-fold
+  probabilities, each training source's candidates scored by an ensemble fitted without that
+  source (``fit_verifier(..., groups=)``, grouped 5-fold), instead of on the ensemble's own
+  training candidates (which it scores almost perfectly);
+* ``no_heat``: the patch alone, without the network's heat (the network is more sure of
+  itself on its own training frames, where the verifier's candidates come from).
 
 F1 counts every annotated head of K (those no candidate reached are misses), so ``network``
 reproduces the LOSO table. Development figures: these sources chose the recipe.
 
-Run:  .venv/bin/python benchmarks/verifier_ablation.py [--out runs/generalisation]   (~10 min)
+Run:  .venv/bin/python benchmarks/verifier_ablation.py [--out runs/generalisation]   (~20 min)
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import numpy as np  # noqa: E402
 
 from generalisation import DEV, group, load  # noqa: E402
 
-VARIANTS = ("network", "threshold", "verifier", "context", "balanced")
+VARIANTS = ("network", "threshold", "verifier", "context", "balanced", "out_of_fold", "no_heat")
 
 
 def f1(labels: np.ndarray, keep: np.ndarray, n_heads: int) -> float:
@@ -78,12 +84,16 @@ def main() -> None:
             elif variant == "threshold":
                 keep = xk[:, 0] >= best_threshold(x[:, 0], y, heads)
             else:
-                weight = None
+                weight, sources = None, None
                 if variant == "balanced":
                     g = np.concatenate([[group(data[n][0])] * len(c[n][1]) for n in train])
                     _, inv, counts = np.unique(g, return_inverse=True, return_counts=True)
                     weight = len(g) / (len(counts) * counts[inv])
-                verifier, _ = fit_verifier(x, y, heads, sample_weight=weight)
+                if variant == "out_of_fold":
+                    sources = np.concatenate([[n] * len(c[n][1]) for n in train])
+                if variant == "no_heat":  # a constant column: no tree splits on it
+                    x, xk = np.c_[np.zeros(len(x)), x[:, 1:]], np.c_[np.zeros(len(xk)), xk[:, 1:]]
+                verifier, _ = fit_verifier(x, y, heads, sample_weight=weight, groups=sources)
                 keep = verifier.keep(xk)
             row[variant] = round(f1(yk, keep, hk), 3)
         rows.append(row)

@@ -111,18 +111,3 @@ def test_with_sources_the_threshold_is_chosen_out_of_fold(rng):
         prec, rec = tp / max(tp + fp, 1), tp / y.sum()
         f1s.append((2 * prec * rec / max(prec + rec, 1e-9), float(t)))
     assert max(f1s) == pytest.approx((f1_out, oof.keep_threshold))
-
-
-def test_an_out_of_fold_threshold_is_chosen_across_sources_and_needs_two(tiny_verified):
-    folder, frames, info, _ = tiny_verified
-    assert info["threshold_chosen_on"] == "training candidates"
-    one_source = [f for f in frames if f.source == frames[0].source]
-    with pytest.raises(ValueError, match="two sources or more"):
-        add_verifier(folder / "tiny.onnx", one_source, folder / "x.onnx", threshold_on="out-of-fold")
-    with pytest.raises(ValueError, match="threshold_on must be"):
-        add_verifier(folder / "tiny.onnx", frames, folder / "x.onnx", threshold_on="held-out")
-    assert not (folder / "x.onnx").exists()
-    oof = add_verifier(folder / "tiny.onnx", frames, folder / "oof.onnx", threshold_on="out-of-fold")
-    assert oof["threshold_chosen_on"] == "out-of-fold candidates (grouped by source)"
-    assert (oof["candidates"], oof["heads"]) == (info["candidates"], info["heads"])
-    assert 0.1 <= oof["keep_threshold"] <= 0.9

@@ -7,10 +7,9 @@ standardised per patch), and a gradient-boosted tree ensemble (scikit-learn's
 ``HistGradientBoostingClassifier``) trained on the candidates of the model's own training frames
 (annotated heads = 1; candidates matching none = 0; candidates in an ignore box matching no head
 are left out) gives the probability that it is a head. A candidate is kept when that probability
-is at least the verifier's threshold, the one of best F1 over those training candidates (the
-shipped model's rule; ``add_verifier(threshold_on="out-of-fold")`` chooses it on candidates
-each scored by an ensemble that did not see their source instead: tried in leave-one-source-out,
-no better, BENCHMARKS.md §12).
+is at least the verifier's threshold, the one of best F1 over those training candidates
+(``fit_verifier(..., groups=)`` chooses it out of fold instead; tried in leave-one-source-out
+and not adopted, BENCHMARKS.md §12).
 
 Why: on frames it was not trained on, SpermNet's errors are mostly false positives (specks,
 debris beside heads, halo fragments; precision 0.76-0.88 in leave-one-source-out), which a
@@ -201,43 +200,22 @@ def model_candidates(model: str | PathLike[str], frames: Sequence, *, dark_sourc
 
 
 def add_verifier(model: str | PathLike[str], frames: Sequence, out: str | PathLike[str] | None = None,
-                 *, dark_sources: set[str] | None = None, threshold_on: str = "training") -> dict:  # fmt: skip
+                 *, dark_sources: set[str] | None = None) -> dict:  # fmt: skip
     """Train a verifier on ``frames`` (annotated) with the candidates of the SpermNet ``model``
     and write the model with it (to ``out``, default: in place).
 
     ``dark_sources``: the frames' sources whose heads are dark (read inverted), default: chosen
     by the model per source, as :class:`SpermNetDetector` does on a video's first frame.
-    ``threshold_on``: the candidates the keep threshold is chosen on, ``"training"`` (the
-    ensemble's own training candidates: the shipped model's rule) or ``"out-of-fold"``
-    (grouped by source, see :func:`fit_verifier`; needs two sources or more; tried in
-    leave-one-source-out, BENCHMARKS.md §12, and not adopted).
 
     Returns
     -------
     dict
-        ``keep_threshold``, ``threshold_chosen_on``, ``f1_at_threshold``, ``candidates``,
-        ``heads``.
+        ``keep_threshold``, ``f1_on_training_candidates``, ``candidates``, ``heads``.
     """
-    if threshold_on not in ("training", "out-of-fold"):
-        raise ValueError(f"threshold_on must be 'training' or 'out-of-fold', got {threshold_on!r}")
-    groups = None
-    if threshold_on == "training":
-        x, y, n_heads = model_candidates(model, frames, dark_sources=dark_sources)
-    else:  # each source's candidates apart, to know which source each comes from
-        by_source: dict[str, list] = {}
-        for f in frames:
-            by_source.setdefault(f.source, []).append(f)
-        if len(by_source) < 2:
-            raise ValueError("add_verifier: an out-of-fold threshold needs frames of two sources or more")
-        parts = [model_candidates(model, fs, dark_sources=dark_sources) for fs in by_source.values()]
-        x, y = np.vstack([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
-        n_heads = sum(part[2] for part in parts)
-        groups = np.concatenate([np.full(len(part[1]), k) for k, part in enumerate(parts)])
-    verifier, f1 = fit_verifier(x, y, n_heads, groups=groups)
-    info = {"keep_threshold": round(verifier.keep_threshold, 4),
-            "threshold_chosen_on": "out-of-fold candidates (grouped by source)" if groups is not None
-            else "training candidates",
-            "f1_at_threshold": round(f1, 4), "candidates": int(len(y)), "heads": int(n_heads)}  # fmt: skip
+    x, y, n_heads = model_candidates(model, frames, dark_sources=dark_sources)
+    verifier, f1 = fit_verifier(x, y, n_heads)
+    info = {"keep_threshold": round(verifier.keep_threshold, 4), "f1_on_training_candidates": round(f1, 4),
+            "candidates": int(len(y)), "heads": int(n_heads)}  # fmt: skip
     write_verifier(model, verifier, info, out)
     return info
 

@@ -118,12 +118,15 @@ def check_flags(cal_args: dict) -> None:
 def analyze_source(path: Path, out: Path, cal_args: dict, *, drift: bool = True,
                    detector: str = "spermnet", weights: Path | None = None,
                    report: bool = False, video: bool = False, detector_model: Path | None = None,
-                   allow_gaps: bool = False, progress: Callable | None = None) -> AnalysisResult:
+                   allow_gaps: bool = False, progress: Callable | None = None,
+                   polarity: str = "auto") -> AnalysisResult:
     """One source and its calibration arguments to one complete results folder (DESIGN §6).
 
     The one function the CLI (``analyze``, ``demo``), ``batch`` and its Dask workers call.
     ``cal_args``: ``um_per_px``, ``fps``, ``depth_um``, ``preset_name`` (each may be None).
     ``progress(iterable, total, label)`` wraps the frame stream (a progress bar); default none.
+    ``polarity``: ``"bright"`` heads (phase contrast), ``"dark"`` (bright field) or ``"auto"``
+    (the detector decides on the first frame; SpermNet and classical only).
 
     Outputs, options and calibration are checked before the first frame is read; every
     file is written into a hidden sibling of ``out`` that replaces ``out`` whole at the
@@ -135,7 +138,7 @@ def analyze_source(path: Path, out: Path, cal_args: dict, *, drift: bool = True,
     from spermlab.pipeline import Pipeline
 
     wrap = progress or (lambda it, total, label: it)
-    check_detector(detector, detector_model, weights)
+    check_detector(detector, detector_model, weights, polarity)
     check_output_folder(out)
     check_flags(cal_args)
     source = open_source(path, allow_gaps=allow_gaps)
@@ -145,7 +148,7 @@ def analyze_source(path: Path, out: Path, cal_args: dict, *, drift: bool = True,
     cal = resolve_calibration(source, **cal_args)
     check_scale(cal)
     log.info("calibration: %s", cal.to_dict())
-    pipe = Pipeline(cal, detector=make_detector(detector, cal, weights, detector_model), drift=drift)
+    pipe = Pipeline(cal, detector=make_detector(detector, cal, weights, detector_model, polarity), drift=drift)
     with staged_folder(out) as tmp:
         frames = wrap(source, source.n_frames, "analysing")
         result = pipe.run(source, frames=frames)
@@ -172,16 +175,25 @@ def analyze_source(path: Path, out: Path, cal_args: dict, *, drift: bool = True,
 
 
 DETECTORS = ("spermnet", "classical", "yolo")
+#: Head polarity: bright (phase contrast), dark (bright field), or decided by the detector.
+POLARITIES = ("auto", "bright", "dark")
 DETECTOR_HELP = ("spermnet (default: the learned model shipped with spermlab, or --detector-model), "
                  "classical (hand-set rules, no model) or yolo (the shipped YOLO11n in onnxruntime, "
                  "or --weights FILE.onnx; FILE.pt needs spermlab[yolo]).")
 
 
-def check_detector(kind: str, model: Path | None = None, weights: Path | None = None) -> None:
+def check_detector(kind: str, model: Path | None = None, weights: Path | None = None,
+                   polarity: str = "auto") -> None:
     """:class:`~spermlab.errors.UsageError` unless ``kind`` is a detector name, a model goes with spermnet,
-    weights go with yolo, and the named model file exists (checked before any work)."""
+    weights go with yolo, a polarity other than auto goes with spermnet or classical, and the
+    named model file exists (checked before any work)."""
     if kind not in DETECTORS:
         raise UsageError(f"--detector: expected one of {', '.join(DETECTORS)}, got {kind!r}")  # fmt: skip
+    if polarity not in POLARITIES:
+        raise UsageError(f"--polarity: expected one of {', '.join(POLARITIES)}, got {polarity!r}")
+    if polarity != "auto" and kind == "yolo":
+        raise UsageError("--polarity is for --detector spermnet or classical; YOLO was trained on "
+                         "both optics and reads frames as they are")  # fmt: skip
     if weights is not None and kind != "yolo":
         raise UsageError(f"--weights is a YOLO model, for --detector yolo, not --detector "
                                  f"{kind} (a SpermNet model is --detector-model)")  # fmt: skip
@@ -194,10 +206,10 @@ def check_detector(kind: str, model: Path | None = None, weights: Path | None = 
 
 
 def make_detector(kind: str, calibration: Calibration, weights: Path | None = None,
-                  model: Path | None = None):
+                  model: Path | None = None, polarity: str = "auto"):
     """The detector that ``--detector``/``--weights``/``--detector-model`` name (SpermNet and
     YOLO: the shipped model unless ``model``/``weights``)."""
-    check_detector(kind, model, weights)
+    check_detector(kind, model, weights, polarity)
     if kind == "yolo" and (weights is None or Path(weights).suffix.lower() == ".onnx"):
         from spermlab.detect.learned.yolo_onnx import YoloOnnxDetector
 
@@ -209,7 +221,7 @@ def make_detector(kind: str, calibration: Calibration, weights: Path | None = No
     if kind == "spermnet":
         from spermlab.detect.learned.spermnet import SpermNetDetector
 
-        return SpermNetDetector(calibration, model=model)
+        return SpermNetDetector(calibration, model=model, polarity=polarity)
     from spermlab.detect.classical import ClassicalDetector
 
-    return ClassicalDetector(calibration)
+    return ClassicalDetector(calibration, polarity=polarity)

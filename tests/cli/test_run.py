@@ -100,6 +100,8 @@ def test_outputs_and_options_are_checked_before_the_first_frame(sim_video, tmp_p
         (["--out", str(mine)], "spermlab did not write"),
         (["--out", str(tmp_path / "r"), "--weights", str(afile)], "--weights"),
         (["--out", str(tmp_path / "r"), "--um-per-px", "30"], "--um-per-px 30"),
+        (["--out", str(tmp_path / "r"), "--polarity", "sideways"], "--polarity: expected one of"),
+        (["--out", str(tmp_path / "r"), "--polarity", "dark", "--detector", "yolo"], "YOLO was trained"),
     ]
     for extra, message in cases:
         t0 = time.perf_counter()
@@ -252,3 +254,12 @@ def test_evaluate_tables_are_labelled_and_a_near_empty_prediction_gets_a_hint(da
     empty.write_text("frame,x,y,w,h,cls,score\n")
     assert main(["evaluate", "detection", "--pred", str(empty), "--gt", str(gt)]) == 1
     assert "holds no boxes" in capsys.readouterr().err
+
+
+def test_a_polarity_given_by_the_user_is_used_and_recorded(sim_video, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["analyze", str(sim_video), "-q", "--um-per-px", "0.25", "--polarity", "bright",
+                 "--out", str(out)]) == 0  # fmt: skip
+    det = json.loads((out / "summary.json").read_text())["parameters"]["detector"]
+    assert (det["polarity"], det["polarity_source"]) == ("bright", "user")
+    assert "polarity_evidence" not in det  # nothing was chosen automatically

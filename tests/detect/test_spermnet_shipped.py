@@ -47,6 +47,40 @@ def test_the_model_reads_each_microscope_in_its_own_polarity(data_dir):
     assert det.choose_polarity(255 - visem) == "dark"
     assert det.choose_polarity(svia) == "dark"  # bright field: dark heads
     assert det.adapted_to(svia).params["polarity"] == "dark"
+    evidence = det.adapted_to(svia).params["polarity_evidence"]
+    assert evidence["dark"] > 10 and evidence["bright"] < 0.1 * evidence["dark"]
+
+
+def test_a_sparse_phase_contrast_field_is_read_bright_side_up():
+    """A phase-contrast field with few heads (40 x 10^6/mL, 10 in view): read inverted, its
+    dark particles and halo rims carry as much heat as the heads do right side up (what the
+    polarity rule counted before), so the rule counts the heads the verifier accepts."""
+    from spermlab.detect.learned.spermnet import peaks
+    from spermlab.simulate import SimulationConfig, simulate
+
+    cfg = SimulationConfig(duration_s=8.0, concentration=40.3, mix=(0.5125, 0.2181, 0.149, 0.1204))
+    sim = simulate(cfg, rng=105)
+    image = next(iter(sim)).image
+    det = SpermNetDetector(sim.calibration)
+    maps, inputs = det._forward([image, image], invert=[False, True])
+    heat = [float(m[0][peaks(m[0], det.threshold)].sum()) for m in maps]
+    assert heat[1] > heat[0]  # heat alone would read this field inverted
+    assert det.choose_polarity(image) == "bright"
+
+
+def test_a_field_that_reads_alike_both_ways_gets_the_caution():
+    """Seed 9207 of the flagellum benchmark (phase contrast, 34 x 10^6/mL, ten heads in view):
+    its first frame shows about as many verified heads read either way, so whichever way the
+    rule goes, the verdict must say the choice is doubtful and name --polarity."""
+    from spermlab.report.quality import AMBIGUOUS_POLARITY
+    from spermlab.simulate import SimulationConfig, simulate
+
+    cfg = SimulationConfig(duration_s=4.0, concentration=33.6, mix=(0.0358, 0.3066, 0.3662, 0.2914),
+                           look="phase", stuck_fraction=0.5, brownian_debris_density=0.3)  # fmt: skip
+    sim = simulate(cfg, rng=9207)
+    params = SpermNetDetector(sim.calibration).adapted_to(next(iter(sim)).image).params
+    weak, strong = sorted(params["polarity_evidence"].values())
+    assert weak > AMBIGUOUS_POLARITY * strong
 
 
 def test_shipped_model_on_simulated_videos_it_never_saw_is_as_good_as_its_card():

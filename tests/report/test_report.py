@@ -229,6 +229,13 @@ def test_quality_levels(sample):
     assert len(kin) >= 5
     assert "graded tracks with gaps" in " ".join(assess(s, detections=det, tracks=trk, drift=drift,
                                                         kinematics=kin).passed)  # fmt: skip
+    # an automatic polarity chosen on weak evidence is named, with the flag that settles it
+    s["parameters"]["detector"].update(polarity="dark", polarity_evidence={"bright": 8.4, "dark": 14.5})
+    q = assess(s, detections=det, tracks=trk, drift=drift)
+    assert any("--polarity bright or dark" in c.message and "bright 8.4, dark 14.5" in c.message
+               for c in q.checks if c.level == "caution")  # fmt: skip
+    s["parameters"]["detector"]["polarity_evidence"] = {"bright": 0.0, "dark": 25.6}
+    assert not any("--polarity" in c.message for c in assess(s, detections=det, tracks=trk, drift=drift).checks)
     gappy = trk[trk["frame"] % 2 == 0].reset_index(drop=True)
     q = assess(s, detections=det, tracks=gappy, drift=drift, kinematics=kin)
     assert q.metrics["gappy_share"] > 0.9

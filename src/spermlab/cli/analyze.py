@@ -24,7 +24,7 @@ log = logging.getLogger("spermlab.cli")
 def run_analysis(path: Path, out: Path, cal_args: dict, *, drift: bool, quiet: bool,
                  detector: str = "spermnet", weights: Optional[Path] = None,
                  report: bool = False, video: bool = False, detector_model: Optional[Path] = None,
-                 allow_gaps: bool = False):
+                 allow_gaps: bool = False, polarity: str = "auto"):
     """:func:`spermlab.run.analyze_source` with a progress bar on stderr unless ``quiet``."""
     from spermlab.run import analyze_source
 
@@ -33,7 +33,7 @@ def run_analysis(path: Path, out: Path, cal_args: dict, *, drift: bool, quiet: b
 
     return analyze_source(path, out, cal_args, drift=drift, detector=detector, weights=weights,
                           report=report, video=video, detector_model=detector_model,
-                          allow_gaps=allow_gaps, progress=bar)  # fmt: skip
+                          allow_gaps=allow_gaps, progress=bar, polarity=polarity)  # fmt: skip
 
 
 def _pct(value: float | None) -> str:
@@ -99,6 +99,7 @@ def analyze(
     detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="A SpermNet model (.onnx) from 'spermlab train detector'; default: the shipped one."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO model: .onnx (onnxruntime) or .pt (needs spermlab[yolo]); default: the shipped ONNX model."),
     drift: bool = typer.Option(True, "--drift/--no-drift", help="Estimate and subtract field drift."),
+    polarity: str = typer.Option("auto", "--polarity", help="Heads brighter than the background (bright: phase contrast) or darker (dark: bright field); auto: the detector decides on the first frame (spermnet, classical)."),
     report: bool = typer.Option(False, "--report", help="Also write report.html (self-contained)."),
     video: bool = typer.Option(False, "--video", help="Also write annotated.mp4."),
     allow_gaps: bool = typer.Option(False, "--allow-gaps", help="Analyse a frame folder with missing frame numbers (counted in summary.json)."),
@@ -113,7 +114,8 @@ def analyze(
     cal_args = dict(um_per_px=um_per_px, fps=fps, depth_um=depth_um, preset_name=preset_name)
     result = run_analysis(path, out, cal_args, drift=drift, quiet=quiet, detector=detector,
                           weights=weights, report=report, video=video,
-                          detector_model=detector_model, allow_gaps=allow_gaps)  # fmt: skip
+                          detector_model=detector_model, allow_gaps=allow_gaps,
+                          polarity=polarity)  # fmt: skip
     summary = result.summary.to_dict()
     print_findings(summary)
     if json_out:

@@ -31,6 +31,7 @@ def batch(
     detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="A SpermNet model (.onnx)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="YOLO model (.onnx or .pt)."),
     drift: bool = typer.Option(True, "--drift/--no-drift", help="Estimate and subtract field drift."),
+    polarity: str = typer.Option("auto", "--polarity", help="bright (phase contrast) or dark (bright field) heads; auto: decided on each video's first frame."),
     report: bool = typer.Option(False, "--report", help="Also write each sample's report.html."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Worker processes (default: the CPUs)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="'local': run on a Dask LocalCluster (spermlab[dask])."),
@@ -55,12 +56,12 @@ def batch(
         raise UsageError("--dask local and --scheduler: choose one")
     cal_args = dict(um_per_px=um_per_px, fps=fps, depth_um=depth_um, preset_name=preset_name)
     check_flags(cal_args)
-    check_detector(detector, detector_model, weights)
+    check_detector(detector, detector_model, weights, polarity)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out}: is a file; expected a folder for the batch")
     samples = collect_samples(inputs)
     options = dict(detector=detector, detector_model=detector_model, weights=weights, drift=drift,
-                   report=report)  # fmt: skip
+                   report=report, **({"polarity": polarity} if polarity != "auto" else {}))  # fmt: skip
     progress = _Progress(len(samples), quiet)
     with progress:
         result = run_batch(samples, out, cal_args=cal_args, options=options, workers=workers,

@@ -50,6 +50,11 @@ MIN_COVERAGE = 0.8
 MAX_GAPPY_SHARE = 0.1
 #: Coefficient of variation of heads per frame above which the field is unstable.
 MAX_COUNT_CV = 0.35
+#: The automatic polarity is doubtful when the reading it rejected shows more than this share
+#: of the heads of the one it chose: on a clear field the wrong reading shows next to none (the
+#: first frames of VISEM video 11 and the SVIA clips: none), so more than half means the
+#: choice rests on a few cells either way.
+AMBIGUOUS_POLARITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -286,6 +291,16 @@ def _own_checks(summary: dict[str, Any], m: dict[str, Any]) -> list[Check]:
     if m["count_cv"] > MAX_COUNT_CV:
         add("caution", f"the number of heads per frame varies by {100 * m['count_cv']:.0f} % "
                        "(focus drift or flow): the concentration is uncertain")  # fmt: skip
+    evidence = params.get("detector", {}).get("polarity_evidence")
+    if evidence:
+        chosen = params["detector"].get("polarity", "")
+        weak, strong = sorted(float(v) for v in evidence.values())
+        if strong <= 0 or weak > AMBIGUOUS_POLARITY * strong:
+            add("caution", f"the detector read the first frame both ways and saw nearly as many "
+                           f"heads in each (bright {evidence.get('bright', 0):.1f}, dark "
+                           f"{evidence.get('dark', 0):.1f}); it chose {chosen}. If the heads are "
+                           "brighter than the background (phase contrast) or darker (bright "
+                           "field), say so with --polarity bright or dark")  # fmt: skip
     if m["drift_um_s"] > MAX_DRIFT_UM_S:
         done = "subtracted" if params.get("drift_correction", True) else "NOT subtracted"
         add("caution", f"the field drifts at {m['drift_um_s']:.1f} µm/s ({done}); the slow "

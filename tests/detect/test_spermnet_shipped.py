@@ -54,7 +54,7 @@ def test_the_model_reads_each_microscope_in_its_own_polarity(data_dir):
 def test_a_sparse_phase_contrast_field_is_read_bright_side_up():
     """A phase-contrast field with few heads (40 x 10^6/mL, 10 in view): read inverted, its
     dark particles and halo rims carry as much heat as the heads do right side up (what the
-    polarity rule counted before), so the rule counts the heads the verifier accepts."""
+    polarity rule counted before); the image's intensity tails decide now."""
     from spermlab.detect.learned.spermnet import peaks
     from spermlab.simulate import SimulationConfig, simulate
 

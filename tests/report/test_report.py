@@ -234,7 +234,10 @@ def test_quality_levels(sample):
     q = assess(s, detections=det, tracks=trk, drift=drift)
     assert any("--polarity bright or dark" in c.message and "bright 8.4, dark 14.5" in c.message
                for c in q.checks if c.level == "caution")  # fmt: skip
-    s["parameters"]["detector"]["polarity_evidence"] = {"bright": 0.0, "dark": 25.6}
+    s["parameters"]["detector"].update(polarity="bright", polarity_evidence={"bright": 9.9, "dark": 24.1})
+    assert any("saw more heads read the other way" in c.message
+               for c in assess(s, detections=det, tracks=trk, drift=drift).checks)  # fmt: skip
+    s["parameters"]["detector"].update(polarity="dark", polarity_evidence={"bright": 0.0, "dark": 25.6})
     assert not any("--polarity" in c.message for c in assess(s, detections=det, tracks=trk, drift=drift).checks)
     gappy = trk[trk["frame"] % 2 == 0].reset_index(drop=True)
     q = assess(s, detections=det, tracks=gappy, drift=drift, kinematics=kin)

@@ -50,10 +50,10 @@ MIN_COVERAGE = 0.8
 MAX_GAPPY_SHARE = 0.1
 #: Coefficient of variation of heads per frame above which the field is unstable.
 MAX_COUNT_CV = 0.35
-#: The automatic polarity is doubtful when the reading it rejected shows more than this share
-#: of the heads of the one it chose: on a clear field the wrong reading shows next to none (the
-#: first frames of VISEM video 11 and the SVIA clips: none), so more than half means the
-#: choice rests on a few cells either way.
+#: The automatic polarity is doubtful when, by the detector's count, the reading it rejected
+#: shows more than this share of the heads of the one it chose: on a clear field the wrong
+#: reading shows next to none (the first frames of VISEM video 11 and the SVIA clips: none),
+#: so more than half means the detector and the intensity rule disagree, or nearly.
 AMBIGUOUS_POLARITY = 0.5
 
 
@@ -294,13 +294,16 @@ def _own_checks(summary: dict[str, Any], m: dict[str, Any]) -> list[Check]:
     evidence = params.get("detector", {}).get("polarity_evidence")
     if evidence:
         chosen = params["detector"].get("polarity", "")
-        weak, strong = sorted(float(v) for v in evidence.values())
-        if strong <= 0 or weak > AMBIGUOUS_POLARITY * strong:
-            add("caution", f"the detector read the first frame both ways and saw nearly as many "
-                           f"heads in each (bright {evidence.get('bright', 0):.1f}, dark "
-                           f"{evidence.get('dark', 0):.1f}); it chose {chosen}. If the heads are "
-                           "brighter than the background (phase contrast) or darker (bright "
-                           "field), say so with --polarity bright or dark")  # fmt: skip
+        other = "dark" if chosen == "bright" else "bright"
+        mine, theirs = float(evidence.get(chosen, 0)), float(evidence.get(other, 0))
+        if theirs > AMBIGUOUS_POLARITY * mine:
+            add("caution", f"the video was read with {chosen} heads (the first frame's brightest and "
+                           f"darkest pixels), but the detector saw "
+                           f"{'more' if theirs > mine else 'nearly as many'} heads read the other "
+                           f"way (bright {evidence.get('bright', 0):.1f}, dark "
+                           f"{evidence.get('dark', 0):.1f}). If the heads are brighter than the "
+                           "background (phase contrast) or darker (bright field), say so with "
+                           "--polarity bright or dark")  # fmt: skip
     if m["drift_um_s"] > MAX_DRIFT_UM_S:
         done = "subtracted" if params.get("drift_correction", True) else "NOT subtracted"
         add("caution", f"the field drifts at {m['drift_um_s']:.1f} µm/s ({done}); the slow "

@@ -220,19 +220,23 @@ class SpermNetDetector:
         return out, inputs
 
     def choose_polarity(self, image: np.ndarray) -> str:
-        """``"bright"`` or ``"dark"``: the reading of ``image`` in which the model finds more
-        evidence of heads (:meth:`evidence`)."""
+        """``"bright"`` or ``"dark"``: whether the image's brightest pixels lie further from its
+        median than its darkest (:func:`spermlab.detect.classical.estimate_polarity`: phase
+        contrast makes heads the brightest things in view, bright field the darkest).
+
+        The model's own evidence (:meth:`evidence`, each reading) is not the judge: read
+        inverted, a sparse phase-contrast field's dark particles and halo rims look like
+        bright-field heads to it, and it chose the inverted reading on 4 of 60 simulated first
+        frames where the intensity tails chose none wrongly (nor any of 16 real VISEM and SVIA
+        frames; ``benchmarks/polarity.py``, BENCHMARKS.md §9). The evidence is recorded with the
+        choice, and the verdict cautions when it disagrees.
+        """
         return self._read_both(image)[0]
 
     def evidence(self, maps: np.ndarray, image: np.ndarray) -> float:
         """How many heads one reading of a frame shows: with a verifier, the sum of its
         probabilities over the candidates it keeps; without one, the summed heat of the peaks
         above the threshold.
-
-        Heat alone counts anything head-sized: read the wrong way round, a sparse
-        phase-contrast field's dark particles and halo rims gave as much heat as its heads
-        (4 of 12 simulated samples at 34-60 x 10^6/mL, BENCHMARKS.md §9), and the whole video
-        was then read inverted. The verifier judges the shape, so specks count little.
 
         Parameters
         ----------
@@ -257,9 +261,11 @@ class SpermNetDetector:
         return self._read_both_with_evidence(image)[:3]
 
     def _read_both_with_evidence(self, image: np.ndarray) -> tuple[str, np.ndarray, np.ndarray, list[float]]:
+        from spermlab.detect.classical import estimate_polarity
+
         maps, inputs = self._forward([image, image], invert=[False, True])
         evidence = [self.evidence(m, x) for m, x in zip(maps, inputs, strict=True)]
-        k = 1 if evidence[1] > evidence[0] else 0
+        k = 1 if estimate_polarity(image) == "dark" else 0
         return ("dark" if k else "bright"), maps[k], inputs[k], evidence
 
     def adapted_to(self, image: np.ndarray) -> SpermNetDetector:
@@ -269,7 +275,7 @@ class SpermNetDetector:
             return self
         other = copy.copy(self)
         other.polarity, _, _, evidence = self._read_both_with_evidence(image)
-        other._polarity_source = "auto: chosen by the model on the first frame"
+        other._polarity_source = "auto: the first frame's intensity tails"
         other._polarity_evidence = {"bright": round(evidence[0], 2), "dark": round(evidence[1], 2)}
         return other
 

@@ -227,11 +227,14 @@ class SpermNetDetector:
         The model's own evidence (:meth:`evidence`, each reading) is not the judge: read
         inverted, a sparse phase-contrast field's dark particles and halo rims look like
         bright-field heads to it, and it chose the inverted reading on 4 of 60 simulated first
-        frames where the intensity tails chose none wrongly (nor any of 16 real VISEM and SVIA
-        frames; ``benchmarks/polarity.py``, BENCHMARKS.md §9). The evidence is recorded with the
+        frames where the intensity tails chose none wrongly (nor any of 19 real frames of
+        VISEM-Tracking, SVIA and two bright-field clips; ``benchmarks/polarity.py``,
+        BENCHMARKS.md §9). The evidence is recorded with the
         choice, and the verdict cautions when it disagrees.
         """
-        return self._read_both(image)[0]
+        from spermlab.detect.classical import estimate_polarity
+
+        return estimate_polarity(image)
 
     def evidence(self, maps: np.ndarray, image: np.ndarray) -> float:
         """How many heads one reading of a frame shows: with a verifier, the sum of its
@@ -256,25 +259,22 @@ class SpermNetDetector:
         p = self._verifier.proba(candidate_features(image, det))
         return float(p[p >= self._verifier.keep_threshold].sum())
 
-    def _read_both(self, image: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
+    def _read_one(self, image: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
         """The polarity :meth:`choose_polarity` picks, the maps of that reading and its input."""
-        return self._read_both_with_evidence(image)[:3]
-
-    def _read_both_with_evidence(self, image: np.ndarray) -> tuple[str, np.ndarray, np.ndarray, list[float]]:
-        from spermlab.detect.classical import estimate_polarity
-
-        maps, inputs = self._forward([image, image], invert=[False, True])
-        evidence = [self.evidence(m, x) for m, x in zip(maps, inputs, strict=True)]
-        k = 1 if estimate_polarity(image) == "dark" else 0
-        return ("dark" if k else "bright"), maps[k], inputs[k], evidence
+        polarity = self.choose_polarity(image)
+        maps, inputs = self._forward([image], invert=polarity == "dark")
+        return polarity, maps[0], inputs[0]
 
     def adapted_to(self, image: np.ndarray) -> SpermNetDetector:
         """This detector with its polarity fixed from ``image`` (the first frame of a video)
-        when it is ``"auto"``; the same detector otherwise."""
+        when it is ``"auto"``; the same detector otherwise. The heads the model sees in each
+        reading are recorded with the choice (``params["polarity_evidence"]``)."""
         if self.polarity != "auto":
             return self
         other = copy.copy(self)
-        other.polarity, _, _, evidence = self._read_both_with_evidence(image)
+        other.polarity = self.choose_polarity(image)
+        maps, inputs = self._forward([image, image], invert=[False, True])
+        evidence = [self.evidence(m, x) for m, x in zip(maps, inputs, strict=True)]
         other._polarity_source = "auto: the first frame's intensity tails"
         other._polarity_evidence = {"bright": round(evidence[0], 2), "dark": round(evidence[1], 2)}
         return other
@@ -291,8 +291,8 @@ class SpermNetDetector:
         shapes = {np.shape(im)[:2] for im in images}
         groups = [list(range(len(images)))] if len(shapes) == 1 else [[i] for i in range(len(images))]
         for idx in groups:
-            if self.polarity == "auto":  # not adapted: each frame read both ways, the better kept
-                reads = [self._read_both(images[i]) for i in idx]
+            if self.polarity == "auto":  # not adapted: each frame read in its own polarity
+                reads = [self._read_one(images[i]) for i in idx]
                 maps = np.stack([m for _, m, _ in reads])
                 inputs = [x for _, _, x in reads]
             else:

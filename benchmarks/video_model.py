@@ -259,6 +259,11 @@ def report4(truth: pd.DataFrame, feats: pd.DataFrame, deep4: pd.DataFrame, args)
         maes = [float(np.mean(np.abs(m[f"{c}_p"] - m[c]))) for c in CATS4]
         print(f"| {name} ({args.folds}-fold CV) | " if name != "CASA rules (no training)" else f"| {name} | ", end="")
         print(" | ".join(f"{v:.1f}" for v in maes) + f" | {np.mean(maes):.1f} |")
+    m = truth.merge(casa, on="sample_id", suffixes=("", "_p"))
+    print("\nCASA rules, mean difference from the truth by optics (points; a b c d):")
+    for look, g in m.groupby("look"):
+        print(f"  {look:<11} " + "  ".join(f"{c} {float((g[f'{c}_p'] - g[c]).mean()):+5.1f}" for c in CATS4)
+              + f"   ({len(g)} samples)")
 
 
 def _figure(truth, preds, path: Path) -> None:

@@ -295,13 +295,16 @@ class FlagellumMeter:
         ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
         if len(ids) != len(boxes):
             raise ValueError(f"FlagellumMeter.update: {len(boxes)} boxes but {len(ids)} track ids")
-        binned = self._binned(image)
+        sampled = frame % self.every == 0
+        # a frame is only used when sampled or as a later sample's lagged frame
+        binned = self._binned(image) if sampled or (frame + self.lag) % self.every == 0 else None
         centres = np.floor(boxes[:, :2] / self.bin).astype(int)
         heads = np.c_[centres, self._head_radius(boxes[:, 2], boxes[:, 3])]
         past = self._past[0] if len(self._past) == self.lag else None
         grad = None
-        lagged = past is not None and past[0] == frame - self.lag and past[1].shape == binned.shape
-        if frame % self.every == 0 and lagged:
+        lagged = (past is not None and past[0] == frame - self.lag and past[1] is not None
+                  and binned is not None and past[1].shape == binned.shape)  # fmt: skip
+        if sampled and lagged:
             measure = self._still(ids, boxes, frame)
             grad = np.gradient(binned)
             if past[3] is None:

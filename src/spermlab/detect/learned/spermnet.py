@@ -250,14 +250,7 @@ class SpermNetDetector:
         """
         if self._verifier is None:
             return float(maps[0][peaks(maps[0], self.threshold)].sum())
-        from spermlab.detect.learned.verifier import CANDIDATE_THRESHOLD, candidate_features
-
-        h, w = np.shape(image)[:2]
-        det = decode(maps, min(CANDIDATE_THRESHOLD, self.threshold), stride=self.stride, height=h, width=w)
-        if det.empty:
-            return 0.0
-        p = self._verifier.proba(candidate_features(image, det))
-        return float(p[p >= self._verifier.keep_threshold].sum())
+        return float(self._verified(maps, image, 0)["score"].sum())
 
     def _read_one(self, image: np.ndarray) -> tuple[str, np.ndarray, np.ndarray]:
         """The polarity :meth:`choose_polarity` picks, the maps of that reading and its input."""

@@ -1,7 +1,7 @@
 """Train the flagellar beat classifier of ``spermlab.analysis.flagellum`` on simulated recordings.
 
 Training recordings: seeds 300-599 (apart from every evaluation seed: development 100-111, test
-9101-9124 and 9201-9224, the video-model cohort 8600-8663), 3 s each, half phase contrast, half
+9101-9124, 9201-9224 and 9301-9324, the video-model cohort 8600-8663), 3 s each, half phase contrast, half
 bright field, a quarter of them at 30 fps and 0.3 µm/px (SVIA-like) and the rest at the VISEM
 preset; the look is randomised (sensor noise 0.8-3 grey levels, blur 0.1-0.5 µm, drift 0-5
 µm/s, Brownian debris 0-0.6 per 1000 µm², concentration 30-100 x 10^6/mL; two recordings in
@@ -145,7 +145,7 @@ def main() -> None:
     ap.add_argument("--seeds", default="300-600", help="first-last (last excluded)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/spermlab-bench/flagellum_train_v4"),
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/spermlab-bench/flagellum_train_v6"),
                     help="per-recording windows (delete it after changing the features)")
     args = ap.parse_args()
     from sklearn.ensemble import HistGradientBoostingClassifier

@@ -60,7 +60,7 @@ def test_a_beating_tail_moves_and_a_still_one_does_not():
     first = beating[:, :n_map].reshape(-1, PARAMS.n_angles, PARAMS.n_radii)[:, 0]
     assert first[:, 2:].mean() > 1.0  # in noise units: the tail's sector moves
     assert np.abs(still[:, :n_map]).mean() < 0.2  # elsewhere and for a still tail: noise (q̄ ≈ 1)
-    assert (beating[:, -1] >= PARAMS.min_samples).all()  # samples per window
+    assert (beating[:, 2 * n_map + 2] >= PARAMS.min_samples).all()  # samples per window
 
 
 def test_a_rigid_jiggle_of_the_whole_cell_is_not_a_beat():
@@ -76,6 +76,45 @@ def test_the_features_do_not_depend_on_the_tail_direction():
     _, y = _windows(turned)  # the head stays at (60, 60) (the image is square, centre 59.5)
     n_map = PARAMS.n_angles * PARAMS.n_radii
     assert np.corrcoef(x[0, :n_map], y[0, :n_map])[0, 1] > 0.9
+    # the spectral map, on a swing small enough for the image to follow it linearly (a 6-px
+    # swing puts as much power in the second harmonic as in the fundamental: a tie)
+    _, x = _windows(_movie(50, beat_px=1.0))
+    _, y = _windows([Frame(f.index, np.ascontiguousarray(np.rot90(f.image)), f.timestamp)
+                     for f in _movie(50, beat_px=1.0)])  # fmt: skip
+    assert np.corrcoef(_spectral(x)[0][0], _spectral(y)[0][0])[0, 1] > 0.9
+
+
+def _spectral(x):
+    """The spectral part of window features: polar map, strength, median, Hz, bins."""
+    n_map = PARAMS.n_angles * PARAMS.n_radii
+    s = x[:, 2 * n_map + 3:]
+    return s[:, :n_map], s[:, n_map], s[:, n_map + 1], s[:, n_map + 2], s[:, n_map + 3]
+
+
+def test_a_faint_periodic_beat_gathers_at_its_frequency():
+    # 0.3 px swing of the tail's far end, period 4 frames at 25 fps: 6.25 Hz
+    idx, faint = _windows(_movie(60, beat_px=0.3))
+    _, still = _windows(_movie(60, beat_px=0.0))
+    full = (idx["start"] < 30).to_numpy()  # the two 25-sample windows (1-Hz bins)
+    m, strength, median, hz, bins = _spectral(faint)
+    _, null_strength, _, _, _ = _spectral(still)
+    assert np.all(np.abs(hz[full] - 6.25) <= 0.5)  # nearest bin of a 1-Hz spectrum
+    assert (bins[full] == 11).all()  # 2..12 Hz: above 1.5 Hz, below the Nyquist 12.5 Hz
+    # noise alone: every pixel's spectrum flat, normalised power ≈ 1 in every bin (the
+    # strongest of 11 bins x 24 directions a little above)
+    assert np.abs(null_strength).max() < 0.35
+    assert (strength[full] > 0.8).all() and (strength[full] > 3 * null_strength.max()).all()
+    assert (np.abs(median) < 0.2 * strength).all()  # one bin, not broadband
+    first = m[:, : PARAMS.n_radii]
+    assert (first[full, 2:].mean(axis=1) > 0.6).all()  # the tail's direction comes first
+
+
+def test_spectral_features_of_a_window_with_too_few_pixels_are_empty():
+    from spermlab.analysis.flagellum import spectral_features
+
+    n_map = PARAMS.n_angles * PARAMS.n_radii
+    x = spectral_features(np.zeros((20, 101, 101), np.float16), np.zeros((101, 101), int), 4, 25.0, PARAMS)
+    assert x.shape == (n_map + 4,) and (x[:n_map] == -1).all() and (x[n_map:] == 0).all()
 
 
 def test_the_shipped_model_calls_a_clear_beat_and_a_still_cell():
@@ -177,8 +216,11 @@ class _PerHeadMeter(FlagellumMeter):
             if np.linalg.det(a) > 1e-6 * max(np.trace(a), 1e-12) ** 2:
                 s = np.linalg.solve(a, -np.array([ax @ t, ay @ t]))
                 s = s if np.hypot(*s) <= 1.5 else np.zeros(2)
-            q = np.minimum(((d + wx * np.float32(s[0]) + wy * np.float32(s[1])) / np.float32(sigma)) ** 2,
-                           np.float32(self.params.q_cap))  # fmt: skip
+            z = (d + wx * np.float32(s[0]) + wy * np.float32(s[1])) / np.float32(sigma)
+            q = np.minimum(z**2, np.float32(self.params.q_cap))
+            cap = np.sqrt(self.params.q_cap)
+            signed = np.zeros((side, side), np.float32)
+            signed[dys, dxs] = np.clip(z, -cap, cap) * ok
             track = self._tracks[int(ids[i])]
             w = track.window
             if w is not None and frame - w.start >= self.window_frames:
@@ -187,7 +229,8 @@ class _PerHeadMeter(FlagellumMeter):
             if w is None:
                 w = track.window = fl._Window(frame, r, np.zeros((side, side), np.float32),
                                               np.zeros((side, side), np.int32),
-                                              np.zeros((side, side), np.int32))  # fmt: skip
+                                              np.zeros((side, side), np.int32), [])  # fmt: skip
+            w.series.append(signed.astype(np.float16))
             w.sum_q[dys, dxs] += q * ok
             w.count[dys, dxs] += ok
             w.hits[dys, dxs] += ok & (q > fl.HIT_Q)

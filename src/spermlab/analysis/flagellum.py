@@ -33,7 +33,15 @@ comes first and mirrored so that its stronger neighbour follows (a tail has no p
 side), plus the same quantity on the head itself (a stuck head rocks with its beat), the
 share of the disc that could be measured and the number of samples.
 
-*Decision, learned.* Whether such a map shows a beating flagellum (a fan anchored at the
+*Periodicity.* A beat is periodic: each pixel the flagellum crosses changes at the beat
+frequency, again and again, while noise, a passing swimmer or a jiggling dead cell spread
+their change over all frequencies. So the window also keeps each pixel's signed residual
+``z = R / σ`` (capped like ``q``), and :func:`spectral_features` takes its spectrum: the power
+per frequency bin in units of that bin's background level, as a polar map at the frequency
+where one direction is strongest. A swing too small to raise ``q̄`` much (a fraction of a
+binned pixel) still gathers its power in one bin of 25: this is what finds faint beats.
+
+*Decision, learned.* Whether such maps show a beating flagellum (a fan anchored at the
 head, persistent, in one direction) or a still cell among passing swimmers, jiggling debris
 and crowded neighbours is a pattern, so it is learned: a gradient-boosted tree ensemble
 (:class:`spermlab._trees.TreeEnsemble`, trained by ``benchmarks/flagellum_train.py`` on
@@ -53,7 +61,9 @@ in ``D`` (the rigid-shift step handles up to 1.5 binned px per lag, about 18 µm
 
 It needs the frames after linking (the track ids): :class:`FlagellumMeter` takes each frame
 with its heads and their ids while the video streams once, and keeps the lagged frames and
-one accumulating patch per live track only, so memory is flat with video length.
+one accumulating patch per live track and the current window's samples of ``z`` (at most
+``sample_fps`` x ``window_s`` patches, float16: 0.5 MB a track at the defaults) only, so
+memory is flat with video length.
 
 References
 ----------
@@ -85,7 +95,7 @@ from spermlab.calibration import Calibration
 from spermlab.io.source import Frame
 
 __all__ = ["BeatModel", "FlagellumMeter", "FlagellumParams", "flagellum_of_tracks", "flagellum_windows",
-           "heads_by_frame", "load_beat_model", "noise_sigma", "window_features"]
+           "heads_by_frame", "load_beat_model", "noise_sigma", "spectral_features", "window_features"]
 
 #: A sample "hits" a pixel when ``q`` exceeds 4 (2σ); under noise alone 4.55 % of samples do.
 HIT_Q = 4.0
@@ -186,6 +196,7 @@ class _Window:
     sum_q: np.ndarray
     count: np.ndarray
     hits: np.ndarray
+    series: list[np.ndarray]
     head_q: float = 0.0
     n: int = 0
 
@@ -376,10 +387,13 @@ class FlagellumMeter:
             & (((cx[:, None] + g) >= 0) & ((cx[:, None] + g) < w))[:, None, :]  # fmt: skip
         near = dist <= (r + self.collar)[:, None, None]
         dx, dy = _rigid_shifts(d[:, c, c], wx[:, c, c], wy[:, c, c], near)
-        q = d + wx * dx[:, None, None] + wy * dy[:, None, None]
-        q /= np.float32(sigma)
-        np.square(q, out=q)
+        z = d + wx * dx[:, None, None] + wy * dy[:, None, None]
+        z /= np.float32(sigma)
+        q = np.square(z)
         np.minimum(q, np.float32(p.q_cap), out=q)
+        cap = np.float32(np.sqrt(p.q_cap))
+        z = np.clip(z, -cap, cap, out=z)
+        z *= ok
         hit = ok & (q > HIT_Q)
         q_ok = q * ok
         head = (dist <= r[:, None, None]) & in_frame
@@ -395,7 +409,8 @@ class FlagellumMeter:
             if win is None:
                 win = track.window = _Window(frame, int(r[j]), np.zeros((side, side), np.float32),
                                              np.zeros((side, side), np.int32),
-                                             np.zeros((side, side), np.int32))  # fmt: skip
+                                             np.zeros((side, side), np.int32), [])  # fmt: skip
+            win.series.append(z[j].astype(np.float16))
             win.sum_q += q_ok[j]
             win.count += ok[j]
             win.hits += hit[j]
@@ -418,7 +433,9 @@ class FlagellumMeter:
         w, track.window = track.window, None
         if w is None or w.n < self.params.min_samples:
             return
-        x = window_features(w.sum_q, w.count, w.hits, w.head_q / w.n, w.radius, w.n, self.params)
+        x = np.r_[window_features(w.sum_q, w.count, w.hits, w.head_q / w.n, w.radius, w.n, self.params),
+                  spectral_features(np.stack(w.series), w.count, w.radius, self.fps / self.every,
+                                    self.params)]  # fmt: skip
         self.windows.append((tid, w.start, x))  # probabilities: all at once in finish()
         if not self.keep_maps:
             return
@@ -508,6 +525,82 @@ def window_features(sum_q: np.ndarray, count: np.ndarray, hits: np.ndarray, head
     share = float(ok.sum()) / max(n_disc, 1)
     return np.r_[m[order].ravel(), h[order].ravel(), head_q - 1.0, share,
                  float(n_samples)].astype(np.float32)  # fmt: skip
+
+
+def spectral_features(series: np.ndarray, count: np.ndarray, radius: int, rate: float,
+                      params: FlagellumParams | None = None) -> np.ndarray:  # fmt: skip
+    """The window's periodic movement: power at the beat frequency, by polar sector.
+
+    A beating flagellum changes each pixel it crosses periodically, at the beat frequency
+    (2-15 Hz in human sperm, Mortimer 1997), so the power of that pixel's series gathers in
+    one bin of its spectrum; sensor and codec noise, a passing swimmer and a jiggling dead
+    cell spread theirs over all bins. Per pixel, the periodogram ``|F_k|²`` of the signed
+    residual ``z = R / σ`` (the square root of ``q``, capped alike) is divided by its own mean
+    over the searched bins (how peaked the pixel's spectrum is, whatever its level: a codec
+    that re-encodes some blocks and copies others changes the level, not the shape; a pixel
+    the codec copied throughout has no spectrum and counts as flat), then, bin by bin, by the
+    median of that over the window's pixels divided by ln 2 (most of the disc is background, so
+    the null shape that the lag difference gives the noise comes from the window itself; ln 2
+    is the median of an exponential variable of mean 1). The polar sector means of that
+    normalised power minus 1 are formed for
+    every bin from 1.5 Hz up to (not including) the Nyquist frequency, whose power has one
+    degree of freedom instead of two and another null; the bin whose most active direction
+    (three neighbouring sectors, inner three quarters of the rings) is strongest is the
+    window's beat frequency.
+
+    Parameters
+    ----------
+    series : ndarray, shape (n, 2 outer + 1, 2 outer + 1)
+        The window's samples of ``z``, 0 where a pixel was not measured.
+    count : ndarray, shape (2 outer + 1, 2 outer + 1)
+        Per pixel, the number of samples in which it was measured.
+    radius : int
+        The head disc's radius (binned px).
+    rate : float
+        Samples per second.
+
+    Returns
+    -------
+    ndarray, float32, shape (n_angles n_radii + 4,)
+        The polar map at the beat frequency (turned so that its most active direction comes
+        first, and mirrored so that its stronger neighbour follows; -1 where a sector has no
+        pixel measured in most samples), then that direction's strength, the median strength
+        over the bins, the beat frequency (Hz) and the number of bins searched.
+    """
+    p = params or FlagellumParams()
+    n = series.shape[0]
+    n_bins = p.n_angles * p.n_radii
+    empty = np.r_[np.full(n_bins, -1.0), 0.0, 0.0, 0.0, 0.0].astype(np.float32)
+    freqs = np.fft.rfftfreq(n, 1.0 / rate)
+    band = np.flatnonzero((freqs >= 1.5) & (freqs < 0.5 * rate - 1e-9))  # Nyquist: one degree of freedom
+    outer = count.shape[0] // 2
+    sector, inside, _ = _polar_bins(outer, radius, p.n_angles, p.n_radii)
+    ok = inside & (count >= max(p.min_samples, (2 * n + 2) // 3))
+    if not len(band) or ok.sum() < 16:
+        return empty
+    z = series[:, ok].astype(np.float32)
+    z *= np.sqrt(n / count[ok], dtype=np.float32)  # unmeasured samples held 0
+    z -= z.mean(axis=0)
+    power = np.abs(np.fft.rfft(z, axis=0)[band]) ** 2
+    level = power.mean(axis=0)
+    live = level > 1e-9 * max(float(level.max()), 1e-30)  # a codec-copied pixel has no spectrum
+    power = np.where(live, power / np.where(live, level, 1.0), 1.0)
+    null = np.median(power[:, live], axis=1, keepdims=True) / np.log(2.0) if live.any() else 1.0
+    power = power / np.maximum(null, 1e-6) - 1.0
+    cells = sector[ok]
+    npix = np.bincount(cells, minlength=n_bins).astype(float)
+    maps = np.stack([np.bincount(cells, weights=pk, minlength=n_bins) for pk in power])
+    maps = np.where(npix > 0, maps / np.maximum(npix, 1), 0.0).reshape(len(band), p.n_angles, p.n_radii)
+    inner = maps[:, :, : max(1, (3 * p.n_radii) // 4)].mean(axis=2)
+    strength = (inner + np.roll(inner, 1, axis=1) + np.roll(inner, -1, axis=1)) / 3.0
+    best = strength.max(axis=1)
+    k = int(np.argmax(best))
+    m = np.where(npix.reshape(p.n_angles, p.n_radii) > 0, maps[k], -1.0)
+    order = np.roll(np.arange(p.n_angles), -int(np.argmax(strength[k])))
+    if m[order[1]].sum() < m[order[-1]].sum():
+        order = np.r_[order[:1], order[1:][::-1]]
+    return np.r_[m[order].ravel(), best[k], float(np.median(best)), freqs[band[k]],
+                 float(len(band))].astype(np.float32)  # fmt: skip
 
 
 @lru_cache(maxsize=64)
@@ -662,7 +755,7 @@ def flagellum_windows(
     meter = FlagellumMeter(calibration, params, model=None)
     _stream(meter, frames, tracks)
     meter.finish()
-    n_feat = 2 * meter.params.n_angles * meter.params.n_radii + 3
+    n_feat = 3 * meter.params.n_angles * meter.params.n_radii + 7
     x = np.stack([w[2] for w in meter.windows]) if meter.windows else np.zeros((0, n_feat), np.float32)
     index = pd.DataFrame({"track_id": [w[0] for w in meter.windows],
                           "start": [w[1] for w in meter.windows]}, dtype=np.int64)  # fmt: skip

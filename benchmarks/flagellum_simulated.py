@@ -169,7 +169,21 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=None, help="default 12 (dev) or 24 (test)")
     ap.add_argument("--duration", type=float, default=None, help="s; default 3 (dev) or 4")
     ap.add_argument("--csv", type=Path, default=None, help="write the per-cell table")
+    ap.add_argument("--beat-model", type=Path, default=None,
+                    help="score another beat classifier instead of the shipped one (e.g. an "
+                         "earlier version from git history, as a baseline on the same seeds)")
     args = ap.parse_args()
+    if args.beat_model is not None:  # every meter of the run loads "shipped": swap what that means
+        from spermlab.analysis import flagellum as fl
+
+        other = fl.load_beat_model(args.beat_model)
+        first = other.windows.n_features  # an earlier model reads the leading features only
+
+        class Earlier:
+            window_probability = staticmethod(lambda x: other.window_probability(np.atleast_2d(x)[:, :first]))
+            track_probability = staticmethod(other.track_probability)
+
+        fl._shipped_model = Earlier
     n = args.samples or (12 if args.dev else 24)
     duration = args.duration or (3.0 if args.dev else 4.0)
     rows = []

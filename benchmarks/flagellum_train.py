@@ -152,6 +152,8 @@ def main() -> None:
     ap.add_argument("--drop-faint", action="store_true",
                     help=f"leave out the windows of stuck cells whose tip swings under {MIN_VISIBLE_TIP_UM:g} µm "
                          "(the third version's recipe); by default they are kept, labelled as beating")
+    ap.add_argument("--iterations", type=int, default=300, help="boosting iterations (trees)")
+    ap.add_argument("--leaves", type=int, default=15, help="leaves per tree")
     args = ap.parse_args()
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
@@ -181,7 +183,8 @@ def main() -> None:
     y = idx["label"].to_numpy()
 
     def fit(rows: np.ndarray) -> HistGradientBoostingClassifier:
-        clf = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, max_leaf_nodes=15,
+        clf = HistGradientBoostingClassifier(max_iter=args.iterations, learning_rate=0.05,
+                                             max_leaf_nodes=args.leaves,
                                              l2_regularization=1.0, random_state=0)  # fmt: skip
         return clf.fit(x[rows], y[rows])
 

@@ -19,8 +19,10 @@ and third versions left out the windows of stuck cells whose tail tip swings les
 features find many of them, and keeping them labelled as beating raised the development recall
 (0.840 → 0.862 on spermlab's tracks, precision 0.988 both). ``--drop-faint`` trains the third
 version's recipe.
-Fixed settings, not tuned on any score: scikit-learn's HistGradientBoostingClassifier, 300
-iterations, learning rate 0.05, 15 leaves, L2 1. A track's windows are pooled as the mean of
+Settings: scikit-learn's HistGradientBoostingClassifier, 300 iterations,
+learning rate 0.05, 31 leaves, L2 1 (the fifth version's size, chosen among 300/1000 trees x
+15/31 leaves by the out-of-fold track AUC on these recordings, docs/validation.md; the first four
+versions used 15 leaves). A track's windows are pooled as the mean of
 their probabilities; a logistic regression of the tracks' labels on the logit of that mean,
 fitted on out-of-fold window probabilities (4 folds by recording), turns it into the track's
 probability of a beat (the grading threshold is 0.5 of that).
@@ -153,7 +155,7 @@ def main() -> None:
                     help=f"leave out the windows of stuck cells whose tip swings under {MIN_VISIBLE_TIP_UM:g} µm "
                          "(the third version's recipe); by default they are kept, labelled as beating")
     ap.add_argument("--iterations", type=int, default=300, help="boosting iterations (trees)")
-    ap.add_argument("--leaves", type=int, default=15, help="leaves per tree")
+    ap.add_argument("--leaves", type=int, default=31, help="leaves per tree (15 before the fifth version)")
     args = ap.parse_args()
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score

@@ -1,8 +1,8 @@
 """Train the flagellar beat classifier of ``spermlab.analysis.flagellum`` on simulated recordings.
 
 Training recordings: seeds 300-599 (apart from every evaluation seed: development 100-111, test
-9101-9124, 9201-9224 and 9301-9324, the video-model cohort 8600-8663), 3 s each, half phase contrast, half
-bright field, a quarter of them at 30 fps and 0.3 µm/px (SVIA-like) and the rest at the VISEM
+9101-9124, 9201-9224, 9301-9324, 9401-9424 and 9501-9524, the video-model cohort 8600-8663), 3 s
+each, half phase contrast, half bright field, a quarter of them at 30 fps and 0.3 µm/px (SVIA-like) and the rest at the VISEM
 preset; the look is randomised (sensor noise 0.8-3 grey levels, blur 0.1-0.5 µm, drift 0-5
 µm/s, Brownian debris 0-0.6 per 1000 µm², concentration 30-100 x 10^6/mL; two recordings in
 three go through H.264 and back at CRF 18-30, as real recordings do); grade mixes are rich
